@@ -1,0 +1,3 @@
+package dev.kiln.kernels.spi;
+
+public enum DeviceKind { CPU, GPU, ACCELERATOR }
