@@ -1,0 +1,95 @@
+package dev.kiln.nn;
+
+import dev.kiln.kernels.Args;
+import dev.kiln.kernels.Kernels;
+import dev.kiln.kernels.desc.Arg;
+import dev.kiln.kernels.desc.ConvDesc;
+import dev.kiln.kernels.desc.ConvDesc.ConvPass;
+import dev.kiln.kernels.desc.Pass;
+import dev.kiln.kernels.desc.PoolDesc;
+
+import java.util.Arrays;
+
+/** Convolution and pooling on NCHW tensors, forward and backward side by side. */
+public final class ConvOps {
+    private ConvOps() {}
+
+    /**
+     * 2D convolution: x is n x c x h x w, w is k x c/groups x r x s, bias (k) may be null.
+     */
+    public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, int dilation, int groups) {
+        Ops.requireRank("conv2d", x, 4);
+        Ops.requireRank("conv2d", w, 4);
+        if (w.dim(1) * groups != x.dim(1))
+            throw new IllegalArgumentException("conv2d: input has " + x.dim(1) + " channels but the weight " + Arrays.toString(w.shape())
+                    + " with groups=" + groups + " expects " + w.dim(1) * groups);
+        ConvDesc fwd = new ConvDesc(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, stride, pad, pad,
+                dilation, dilation, groups, false, 0, 0, ConvPass.FORWARD, bias != null);
+        Tensor out = Tensor.result(new int[] {fwd.n(), fwd.k(), fwd.p(), fwd.q()}, g -> {
+            if (x.requiresGrad()) {
+                Tensor dx = Tensor.empty(x.shape());
+                Kernels.execute(fwd.withPass(ConvPass.BACKWARD_DATA),
+                        Args.of(Arg.DIFF_DST, g.buffer(), Arg.WEIGHTS, w.buffer(), Arg.DIFF_SRC, dx.buffer()));
+                x.accumulate(dx);
+            }
+            boolean wantBias = bias != null && bias.requiresGrad();
+            if (w.requiresGrad() || wantBias) {
+                Tensor dw = Tensor.empty(w.shape());
+                Tensor db = wantBias ? Tensor.empty(bias.shape()) : null;
+                Args a = Args.of(Arg.SRC, x.buffer(), Arg.DIFF_DST, g.buffer(), Arg.DIFF_WEIGHTS, dw.buffer());
+                if (wantBias) a.put(Arg.DIFF_BIAS, db.buffer());
+                Kernels.execute(fwd.withPass(ConvPass.BACKWARD_WEIGHTS).withBias(wantBias), a);
+                w.accumulate(dw);
+                if (wantBias) bias.accumulate(db);
+            }
+        }, bias == null ? new Tensor[] {x, w} : new Tensor[] {x, w, bias});
+        Args a = Args.of(Arg.SRC, x.buffer(), Arg.WEIGHTS, w.buffer(), Arg.DST, out.buffer());
+        if (bias != null) a.put(Arg.BIAS, bias.buffer());
+        Kernels.execute(fwd, a);
+        return out;
+    }
+
+    /** Max pooling with a square window. */
+    public static Tensor maxPool2d(Tensor x, int window, int stride, int pad) {
+        Ops.requireRank("max_pool2d", x, 4);
+        PoolDesc fwd = PoolDesc.of(PoolDesc.PoolKind.MAX, x.dim(0), x.dim(1), x.dim(2), x.dim(3), window, stride, pad);
+        // The argmax indices live as long as the output, which closes them: they are what its backward needs.
+        dev.kiln.kernels.spi.DeviceBuffer[] indices = new dev.kiln.kernels.spi.DeviceBuffer[1];
+        Tensor out = Tensor.result(new int[] {fwd.n(), fwd.c(), fwd.p(), fwd.q()}, g -> {
+            Tensor dx = Tensor.empty(x.shape());
+            Kernels.execute(fwd.withPass(Pass.BACKWARD),
+                    Args.of(Arg.DIFF_DST, g.buffer(), Arg.INDICES, indices[0], Arg.DIFF_SRC, dx.buffer()));
+            x.accumulate(dx);
+        }, x);
+        indices[0] = out.attach(Devices.current().allocate(dev.kiln.kernels.DType.S32, fwd.dstCount()));
+        Kernels.execute(fwd, Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer(), Arg.INDICES, indices[0]));
+        return out;
+    }
+
+    /** Average pooling with a square window (padding not counted). */
+    public static Tensor avgPool2d(Tensor x, int window, int stride, int pad) {
+        Ops.requireRank("avg_pool2d", x, 4);
+        PoolDesc fwd = PoolDesc.of(PoolDesc.PoolKind.AVG, x.dim(0), x.dim(1), x.dim(2), x.dim(3), window, stride, pad);
+        Tensor out = Tensor.result(new int[] {fwd.n(), fwd.c(), fwd.p(), fwd.q()}, g -> {
+            Tensor dx = Tensor.empty(x.shape());
+            Kernels.execute(fwd.withPass(Pass.BACKWARD), Args.of(Arg.DIFF_DST, g.buffer(), Arg.DIFF_SRC, dx.buffer()));
+            x.accumulate(dx);
+        }, x);
+        Kernels.execute(fwd, Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
+        return out;
+    }
+
+    /** Global average pooling: n x c x h x w to n x c. */
+    public static Tensor globalAvgPool(Tensor x) {
+        Ops.requireRank("global_avg_pool", x, 4);
+        PoolDesc fwd = new PoolDesc(PoolDesc.PoolKind.AVG, x.dim(0), x.dim(1), x.dim(2), x.dim(3), x.dim(2), x.dim(3), 1, 1, 0, 0,
+                false, Pass.FORWARD);
+        Tensor out = Tensor.result(new int[] {x.dim(0), x.dim(1)}, g -> {
+            Tensor dx = Tensor.empty(x.shape());
+            Kernels.execute(fwd.withPass(Pass.BACKWARD), Args.of(Arg.DIFF_DST, g.buffer(), Arg.DIFF_SRC, dx.buffer()));
+            x.accumulate(dx);
+        }, x);
+        Kernels.execute(fwd, Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
+        return out;
+    }
+}

@@ -1,0 +1,71 @@
+package dev.kiln.nn;
+
+import dev.kiln.kernels.Args;
+import dev.kiln.kernels.Kernels;
+import dev.kiln.kernels.desc.Arg;
+import dev.kiln.kernels.desc.Pass;
+import dev.kiln.kernels.desc.SoftmaxDesc;
+
+import java.util.Arrays;
+
+/** Loss functions returning a scalar tensor. */
+public final class Losses {
+    private Losses() {}
+
+    /**
+     * Mean cross-entropy of {@code logits} (m x classes) against integer labels, through a fused, stable
+     * log-softmax. Only m floats cross to the host (the picked log-probabilities), never the gradient graph.
+     */
+    public static Tensor crossEntropy(Tensor logits, int[] labels) {
+        Ops.requireRank("cross_entropy", logits, 2);
+        int m = logits.dim(0), classes = logits.dim(1);
+        if (labels == null || labels.length != m)
+            throw new IllegalArgumentException("cross_entropy: " + (labels == null ? "null" : labels.length) + " labels for "
+                    + m + " rows of logits");
+        for (int i = 0; i < m; i++)
+            if (labels[i] < 0 || labels[i] >= classes)
+                throw new IllegalArgumentException("cross_entropy: label " + labels[i] + " at row " + i + " is outside 0.." + (classes - 1));
+        SoftmaxDesc fwd = SoftmaxDesc.rows(m, classes, true);
+        Tensor logp = Tensor.empty(m, classes);
+        Kernels.execute(fwd, Args.of(Arg.SRC, logits.buffer(), Arg.DST, logp.buffer()));
+        float[] lp = logp.toArray();
+        double loss = 0;
+        for (int i = 0; i < m; i++) loss -= lp[i * classes + labels[i]];
+        int[] y = labels.clone();
+        Tensor out = Tensor.result(new int[] {1}, g -> {
+            float scale = -g.item() / m;
+            float[] dlogp = new float[m * classes];
+            for (int i = 0; i < m; i++) dlogp[i * classes + y[i]] = scale;
+            Tensor dlp = Tensor.of(dlogp, m, classes);
+            Tensor dx = Tensor.empty(m, classes);
+            Kernels.execute(new SoftmaxDesc(m, classes, 1, true, Pass.BACKWARD),
+                    Args.of(Arg.DST, logp.buffer(), Arg.DIFF_DST, dlp.buffer(), Arg.DIFF_SRC, dx.buffer()));
+            logits.accumulate(dx);
+        }, logits);
+        out.set(new float[] {(float) (loss / m)});
+        return out;
+    }
+
+    /** Mean squared error between two tensors of the same shape. */
+    public static Tensor mse(Tensor prediction, Tensor target) {
+        if (!Arrays.equals(prediction.shape(), target.shape()))
+            throw new IllegalArgumentException("mse: prediction " + Arrays.toString(prediction.shape()) + " and target "
+                    + Arrays.toString(target.shape()) + " differ");
+        Tensor d = Ops.sub(prediction, target);
+        return Ops.mean(Ops.mul(d, d));
+    }
+
+    /** Index of the largest logit per row (for accuracy). */
+    public static int[] argmax(Tensor logits) {
+        Ops.requireRank("argmax", logits, 2);
+        int m = logits.dim(0), c = logits.dim(1);
+        float[] v = logits.toArray();
+        int[] out = new int[m];
+        for (int i = 0; i < m; i++) {
+            int best = 0;
+            for (int j = 1; j < c; j++) if (v[i * c + j] > v[i * c + best]) best = j;
+            out[i] = best;
+        }
+        return out;
+    }
+}

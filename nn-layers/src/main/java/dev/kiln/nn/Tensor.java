@@ -1,0 +1,250 @@
+package dev.kiln.nn;
+
+import dev.kiln.kernels.DType;
+import dev.kiln.kernels.spi.Device;
+import dev.kiln.kernels.spi.DeviceBuffer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An f32 tensor on a device, row-major, with reverse-mode autograd. A tensor made by an op remembers its
+ * inputs and how to send a gradient back to them ({@link Backward}); {@link #backward()} from a scalar walks
+ * that graph once in reverse topological order, accumulating into {@link #grad()}. Gradients of leaves
+ * (parameters) belong to the leaf and survive scopes; everything else is closed by the enclosing
+ * {@link Scope}. Inside {@link NoGrad} nothing is recorded.
+ */
+public final class Tensor implements AutoCloseable {
+    /** Sends {@code gradOut} (the gradient of this tensor) to the inputs, via {@link #accumulate}. */
+    @FunctionalInterface
+    public interface Backward { void apply(Tensor gradOut); }
+
+    private final int[] shape;
+    private final DeviceBuffer buffer;
+    private final boolean ownsBuffer;
+    private final boolean requiresGrad;
+    private final Tensor[] inputs;
+    private final Backward backward;
+    private Tensor grad;
+    private List<AutoCloseable> attached;
+    private boolean closed;
+
+    private Tensor(int[] shape, DeviceBuffer buffer, boolean ownsBuffer, boolean requiresGrad, Tensor[] inputs, Backward backward) {
+        this.shape = shape;
+        this.buffer = buffer;
+        this.ownsBuffer = ownsBuffer;
+        this.requiresGrad = requiresGrad;
+        this.inputs = inputs;
+        this.backward = backward;
+    }
+
+    static long count(int[] shape) {
+        long n = 1;
+        for (int d : shape) {
+            if (d < 0) throw new IllegalArgumentException("tensor: negative dimension in " + Arrays.toString(shape));
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+
+    /** A new uninitialised tensor on the current device, owned by the innermost scope. */
+    public static Tensor empty(int... shape) {
+        Device device = Devices.current();
+        Tensor t = new Tensor(shape.clone(), device.allocate(DType.F32, count(shape)), true, false, null, null);
+        Scope.adopt(t);
+        return t;
+    }
+
+    /** A tensor holding {@code values} (copied to the current device). */
+    public static Tensor of(float[] values, int... shape) {
+        if (values.length != count(shape))
+            throw new IllegalArgumentException("tensor: " + values.length + " values for shape " + Arrays.toString(shape)
+                    + " (" + count(shape) + " elements)");
+        Tensor t = empty(shape);
+        t.buffer.copyFrom(values);
+        return t;
+    }
+
+    public static Tensor zeros(int... shape) { return of(new float[Math.toIntExact(count(shape))], shape); }
+
+    /** A trainable leaf: requires grad and belongs to no scope (its owner, e.g. a layer, closes it). */
+    public static Tensor parameter(float[] values, int... shape) {
+        if (values.length != count(shape))
+            throw new IllegalArgumentException("parameter: " + values.length + " values for shape " + Arrays.toString(shape));
+        Device device = Devices.current();
+        Tensor t = new Tensor(shape.clone(), device.allocate(DType.F32, values.length), true, true, null, null);
+        t.buffer.copyFrom(values);
+        return t;
+    }
+
+    /** The result of an op: requires grad when any input does (outside {@link NoGrad}). */
+    static Tensor result(int[] shape, Backward backward, Tensor... inputs) {
+        boolean track = false;
+        if (!NoGrad.active()) for (Tensor in : inputs) track |= in.requiresGrad;
+        Device device = Devices.current();
+        Tensor t = new Tensor(shape.clone(), device.allocate(DType.F32, count(shape)), true, track,
+                track ? inputs.clone() : null, track ? backward : null);
+        Scope.adopt(t);
+        return t;
+    }
+
+    /** The same data with another shape of the same element count; no copy. Gradients flow through. */
+    public Tensor reshape(int... newShape) {
+        ensureOpen();
+        if (count(newShape) != count())
+            throw new IllegalArgumentException("reshape: " + Arrays.toString(shape) + " (" + count() + " elements) cannot become "
+                    + Arrays.toString(newShape) + " (" + count(newShape) + ")");
+        boolean track = requiresGrad && !NoGrad.active();
+        Tensor self = this;
+        Tensor t = new Tensor(newShape.clone(), buffer, false, track, track ? new Tensor[] {this} : null,
+                track ? g -> self.accumulate(g.reshape(self.shape)) : null);
+        Scope.adopt(t);
+        return t;
+    }
+
+    public int[] shape() { return shape.clone(); }
+
+    public int dim(int i) { return shape[i < 0 ? shape.length + i : i]; }
+
+    public int rank() { return shape.length; }
+
+    public long count() { return count(shape); }
+
+    public boolean requiresGrad() { return requiresGrad; }
+
+    /** The accumulated gradient, or null before {@link #backward()} reached this tensor. */
+    public Tensor grad() { return grad; }
+
+    public DeviceBuffer buffer() {
+        ensureOpen();
+        return buffer;
+    }
+
+    public float[] toArray() {
+        ensureOpen();
+        float[] out = new float[Math.toIntExact(count())];
+        buffer.copyTo(out, 0, 0, out.length);
+        return out;
+    }
+
+    public float item() {
+        if (count() != 1) throw new IllegalStateException("item: tensor of shape " + Arrays.toString(shape) + " is not a scalar");
+        return toArray()[0];
+    }
+
+    /** Overwrites the contents with {@code values} (same element count). */
+    public void set(float[] values) {
+        ensureOpen();
+        if (values.length != count())
+            throw new IllegalArgumentException("set: " + values.length + " values for shape " + Arrays.toString(shape));
+        buffer.copyFrom(values, 0, 0, values.length);
+    }
+
+    /** Back-propagates from this scalar: every tensor it depends on that requires grad gets its gradient. */
+    public void backward() {
+        ensureOpen();
+        if (count() != 1) throw new IllegalStateException("backward: needs a scalar, got shape " + Arrays.toString(shape));
+        if (!requiresGrad) throw new IllegalStateException("backward: this tensor does not depend on anything that requires grad");
+        List<Tensor> order = new ArrayList<>();
+        topologicalOrder(this, new IdentityHashMap<>(), order);
+        float[] one = new float[] {1f};
+        try (NoGrad ignored = NoGrad.enter()) {
+            accumulate(of(one, shape));
+            for (int i = order.size() - 1; i >= 0; i--) {
+                Tensor t = order.get(i);
+                if (t.backward != null && t.grad != null) t.backward.apply(t.grad);
+            }
+        }
+    }
+
+    private static void topologicalOrder(Tensor t, Map<Tensor, Boolean> seen, List<Tensor> order) {
+        // Iterative depth-first search: deep graphs (long sequences) must not overflow the stack.
+        record Frame(Tensor t, int next) {}
+        List<Frame> stack = new ArrayList<>();
+        stack.add(new Frame(t, 0));
+        seen.put(t, true);
+        while (!stack.isEmpty()) {
+            Frame f = stack.removeLast();
+            Tensor[] ins = f.t.inputs;
+            if (ins != null && f.next < ins.length) {
+                stack.add(new Frame(f.t, f.next + 1));
+                Tensor in = ins[f.next];
+                if (in.requiresGrad && seen.putIfAbsent(in, true) == null) stack.add(new Frame(in, 0));
+            } else {
+                order.add(f.t);
+            }
+        }
+    }
+
+    /**
+     * Adds {@code g} to this tensor's gradient. Leaves take ownership of their gradient out of the scope;
+     * {@code g} must be a fresh tensor or a view that this call may keep.
+     */
+    public void accumulate(Tensor g) {
+        if (!requiresGrad) return;
+        if (!Arrays.equals(g.shape, shape) && g.count() == count()) g = g.reshape(shape);
+        if (g.count() != count())
+            throw new IllegalStateException("autograd: gradient of shape " + Arrays.toString(g.shape) + " for tensor of shape "
+                    + Arrays.toString(shape));
+        if (grad == null) {
+            grad = g.ownsBuffer ? g : Ops.copy(g);
+        } else {
+            Tensor sum = Ops.add(grad, g);
+            if (isLeaf()) grad.close();
+            grad = sum;
+        }
+        if (isLeaf()) Scope.release(grad);
+    }
+
+    public boolean isLeaf() { return backward == null; }
+
+    /** Takes this tensor out of its scope: the caller now closes it (optimiser state, cached values). */
+    public Tensor keep() {
+        Scope.release(this);
+        return this;
+    }
+
+    /** Drops the gradient (closing it for leaves, which own theirs). */
+    public void zeroGrad() {
+        if (grad != null && isLeaf()) grad.close();
+        grad = null;
+    }
+
+    public boolean isClosed() { return closed; }
+
+    /** Ties {@code resource} (e.g. saved pooling indices) to this tensor: closed when the tensor is. */
+    public <R extends AutoCloseable> R attach(R resource) {
+        ensureOpen();
+        if (attached == null) attached = new ArrayList<>(1);
+        attached.add(resource);
+        return resource;
+    }
+
+    private void ensureOpen() {
+        if (closed) throw new IllegalStateException("tensor of shape " + Arrays.toString(shape) + " is closed");
+    }
+
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        if (ownsBuffer) buffer.close();
+        if (isLeaf() && requiresGrad && grad != null) grad.close();
+        if (attached != null) {
+            for (AutoCloseable r : attached) {
+                try {
+                    r.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException("tensor: closing an attached resource failed: " + e.getMessage(), e);
+                }
+            }
+            attached = null;
+        }
+    }
+
+    @Override public String toString() {
+        return "Tensor" + Arrays.toString(shape) + (requiresGrad ? " requires grad" : "") + (closed ? " closed" : "");
+    }
+}
