@@ -26,9 +26,11 @@ public final class Args {
         return of(a1, b1, a2, b2, a3, b3).put(a4, b4);
     }
 
+    /** Sets the buffer for {@code arg}; a null buffer removes the role, so optional operands may be passed as null. */
     public Args put(Arg arg, DeviceBuffer buffer) {
         if (arg == null) throw new IllegalArgumentException("args: role is null");
-        buffers.put(arg, buffer);
+        if (buffer == null) buffers.remove(arg);
+        else buffers.put(arg, buffer);
         return this;
     }
 

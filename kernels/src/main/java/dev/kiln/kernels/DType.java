@@ -21,10 +21,12 @@ public enum DType {
 
     public boolean isFloatingPoint() { return this == F32 || this == F64 || this == F16 || this == BF16; }
 
-    /** Bytes needed for {@code count} elements; throws if that overflows a long. */
+    /** Bytes needed for {@code count} elements; IllegalArgumentException if that overflows a long. */
     public long bytes(long count) {
         if (count < 0) throw new IllegalArgumentException("negative element count " + count + " for " + this);
-        return Math.ceilDiv(Math.multiplyExact(count, bits), 8L);
+        if (count > Long.MAX_VALUE / bits)
+            throw new IllegalArgumentException("the byte size of " + count + " " + lower() + " elements overflows a long");
+        return Math.ceilDiv(count * bits, 8L);
     }
 
     public String lower() { return name().toLowerCase(java.util.Locale.ROOT); }

@@ -16,7 +16,16 @@ public record BinaryDesc(BinaryOp op, Shape a, Shape b, Pass pass) implements Op
         Check.notNull("binary", "a", a);
         Check.notNull("binary", "b", b);
         Check.notNull("binary", "pass", pass);
-        Shape.broadcast(op.lower(), a, b);
+        Shape out = Shape.broadcast(op.lower(), a, b);
+        // args() computes element and byte counts; report their overflow here, at construction, naming the op.
+        long most;
+        try {
+            most = Math.max(out.count(), Math.max(a.count(), b.count()));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(op.lower() + ": " + e.getMessage());
+        }
+        Check.that(most <= Long.MAX_VALUE / 32, op.lower(), "shapes " + a + " and " + b + " have " + most
+                + " elements, more than a buffer's byte size can count");
     }
 
     public BinaryDesc(BinaryOp op, Shape a, Shape b) { this(op, a, b, Pass.FORWARD); }

@@ -55,6 +55,8 @@ public record ConvDesc(int n, int c, int h, int w, int k, int r, int s,
         Check.that(p > 0 && q > 0, op, "output would be " + p + " x " + q + " for input " + h + " x " + w
                 + ", kernel " + r + " x " + s + ", stride " + strideH + "," + strideW + ", pad " + padH + "," + padW
                 + ", dilation " + dilationH + "," + dilationW);
+        Check.toInt(op, "output height p", p);
+        Check.toInt(op, "output width q", q);
         Check.mul(op, n, Math.max(c, k), Math.max((long) h * w, p * q));
         Check.mul(op, Math.max(c, k), Math.max(c, k), (long) r * s);
     }

@@ -39,7 +39,11 @@ public sealed interface OpDesc
     /** Total bytes of all operands, read or written: the traffic a host-device copy would cost. */
     default long operandBytes() {
         long total = 0;
-        for (ArgSpec s : args()) total += s.dtype().bytes(s.count());
+        try {
+            for (ArgSpec s : args()) total = Math.addExact(total, s.dtype().bytes(s.count()));
+        } catch (ArithmeticException | IllegalArgumentException e) {
+            throw new IllegalArgumentException(opName() + ": operand bytes overflow a long (" + shape() + ")", e);
+        }
         return total;
     }
 }

@@ -18,11 +18,16 @@ public record PixelShuffleDesc(int n, int c, int h, int w, int factor, boolean u
         Check.positive(name, "h", h);
         Check.positive(name, "w", w);
         Check.positive(name, "factor", factor);
-        if (unshuffle)
-            Check.that(h % factor == 0 && w % factor == 0, name, "h=" + h + " and w=" + w + " must be multiples of factor " + factor);
-        else
-            Check.that(c % (factor * factor) == 0, name, "c=" + c + " must be a multiple of factor^2=" + factor * factor);
         Check.mul(name, n, c, (long) h * w);
+        if (unshuffle) {
+            Check.that(h % factor == 0 && w % factor == 0, name, "h=" + h + " and w=" + w + " must be multiples of factor " + factor);
+            Check.toInt(name, "c*factor^2", (long) c * factor * factor);
+        } else {
+            long f2 = (long) factor * factor;
+            Check.that(c % f2 == 0, name, "c=" + c + " must be a multiple of factor^2=" + f2);
+            Check.toInt(name, "h*factor", (long) h * factor);
+            Check.toInt(name, "w*factor", (long) w * factor);
+        }
     }
 
     public long count() { return (long) n * c * h * w; }

@@ -30,10 +30,12 @@ public record PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw
         Check.positive(name, "strideW", strideW);
         Check.nonNegative(name, "padH", padH);
         Check.nonNegative(name, "padW", padW);
-        Check.that(2 * padH <= kh && 2 * padW <= kw, name, "padding (" + padH + "," + padW
+        Check.that(2L * padH <= kh && 2L * padW <= kw, name, "padding (" + padH + "," + padW
                 + ") must be at most half the window (" + kh + "," + kw + ")");
-        Check.that(h + 2 * padH >= kh && w + 2 * padW >= kw, name, "window " + kh + "x" + kw + " larger than padded input "
-                + (h + 2 * padH) + "x" + (w + 2 * padW));
+        Check.that(h + 2L * padH >= kh && w + 2L * padW >= kw, name, "window " + kh + "x" + kw + " larger than padded input "
+                + (h + 2L * padH) + "x" + (w + 2L * padW));
+        Check.toInt(name, "padded height", h + 2L * padH);
+        Check.toInt(name, "padded width", w + 2L * padW);
         Check.mul(name, n, c, (long) h * w);
     }
 

@@ -21,7 +21,13 @@ public record Shape(int[] dims) {
 
     public long count() {
         long c = 1;
-        for (int d : dims) c = Math.multiplyExact(c, d);
+        for (int d : dims) {
+            try {
+                c = Math.multiplyExact(c, d);
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException("shape: element count of " + this + " overflows a long");
+            }
+        }
         return c;
     }
 

@@ -42,6 +42,7 @@ public record SpmmDesc(SparseFormat format, int m, int n, int k, int nnz, int bl
             }
             case TWO_FOUR -> {
                 Check.that(k % 4 == 0, name, "k=" + k + " must be a multiple of 4");
+                Check.toInt(name, "nnz m*k/2", (long) m * k / 2);
                 Check.that(nnz == (int) ((long) m * k / 2), name, "nnz must be m*k/2=" + (long) m * k / 2 + ", got " + nnz);
             }
         }

@@ -14,6 +14,7 @@ public record UnaryDesc(UnaryOp op, long count, Pass pass) implements OpDesc {
         Check.notNull("unary", "op", op);
         Check.notNull("unary", "pass", pass);
         Check.nonNegative(opNameOf(op, pass), "count", count);
+        Check.that(count <= Long.MAX_VALUE / 32, opNameOf(op, pass), "count=" + count + " f32 elements overflow a long byte size");
     }
 
     public UnaryDesc(UnaryOp op, long count) { this(op, count, Pass.FORWARD); }

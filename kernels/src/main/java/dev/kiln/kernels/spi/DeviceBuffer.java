@@ -8,8 +8,10 @@ import java.lang.foreign.ValueLayout;
 /**
  * Typed memory of {@link #count()} elements on a device (or on the host). Copies are size-checked: a
  * whole-array copy needs exactly {@link #count()} elements (or {@link #byteSize()} bytes for byte arrays
- * and segments); ranged copies name their range. Every method but {@link #close()} and
- * {@link #isClosed()} throws {@link IllegalStateException} after close. Implementations provide the two
+ * and segments); ranged copies name their range. After close, every method that touches the contents
+ * (copies, {@link #get}, {@link #hostSegment()}, {@link #readBytes}, {@link #writeBytes}) throws
+ * {@link IllegalStateException}; the descriptive ones ({@link #dtype()}, {@link #count()}, {@link #device()})
+ * keep answering so that error messages can name the buffer. Implementations provide the two
  * raw byte copies; the typed ones are defined here once.
  */
 public interface DeviceBuffer extends AutoCloseable {

@@ -38,28 +38,40 @@ public final class HostBuffer implements DeviceBuffer {
         }
     }
 
-    public static HostBuffer wrap(float[] array) { return wrap(array, 0, array.length); }
+    public static HostBuffer wrap(float[] array) {
+        if (array == null) throw new IllegalArgumentException("wrap: array is null");
+        return wrap(array, 0, array.length);
+    }
 
     /** A view of {@code array[offset .. offset+length)}. */
     public static HostBuffer wrap(float[] array, int offset, int length) {
+        if (array == null) throw new IllegalArgumentException("wrap: array is null");
+        if (offset < 0 || length < 0 || (long) offset + length > array.length)
+            throw new IllegalArgumentException("wrap: range of " + length + " elements at offset " + offset
+                    + " is outside the array of " + array.length);
         return new HostBuffer(null, DType.F32, length, MemorySegment.ofArray(array).asSlice(offset * 4L, length * 4L), null);
     }
 
     public static HostBuffer wrap(double[] array) {
+        if (array == null) throw new IllegalArgumentException("wrap: array is null");
         return new HostBuffer(null, DType.F64, array.length, MemorySegment.ofArray(array), null);
     }
 
     public static HostBuffer wrap(int[] array) {
+        if (array == null) throw new IllegalArgumentException("wrap: array is null");
         return new HostBuffer(null, DType.S32, array.length, MemorySegment.ofArray(array), null);
     }
 
     /** A view of raw bytes holding {@code byteSize/dtype-size} elements of {@code dtype} (s8, u8, s4, b1...). */
     public static HostBuffer wrap(byte[] array, DType dtype) {
+        if (array == null) throw new IllegalArgumentException("wrap: array is null");
         return wrap(MemorySegment.ofArray(array), dtype);
     }
 
     /** A view of a segment as elements of {@code dtype}; the count is its size over the element size. */
     public static HostBuffer wrap(MemorySegment segment, DType dtype) {
+        if (segment == null) throw new IllegalArgumentException("wrap: segment is null");
+        if (dtype == null) throw new IllegalArgumentException("wrap: dtype is null");
         long count = segment.byteSize() * 8 / dtype.bits();
         return new HostBuffer(null, dtype, count, segment, null);
     }
@@ -80,10 +92,12 @@ public final class HostBuffer implements DeviceBuffer {
     }
 
     @Override public void writeBytes(long byteOffset, MemorySegment src) {
+        ensureOpen("writeBytes");
         MemorySegment.copy(src, 0, segment, byteOffset, src.byteSize());
     }
 
     @Override public void readBytes(long byteOffset, MemorySegment dst) {
+        ensureOpen("readBytes");
         MemorySegment.copy(segment, byteOffset, dst, 0, dst.byteSize());
     }
 
