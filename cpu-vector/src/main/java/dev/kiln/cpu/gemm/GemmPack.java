@@ -1,0 +1,76 @@
+package dev.kiln.cpu.gemm;
+
+import dev.kiln.cpu.Width;
+import jdk.incubator.vector.FloatVector;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Packing of f32 GEMM operands into contiguous scratch, which is where every transpose combination is
+ * handled: the microkernel only ever sees packed panels. Row-major throughout.
+ *
+ * <p>Packed A: for each sliver of {@code mr} rows, {@code kc} groups of {@code mr} values (row index
+ * fastest). Packed B: for each sliver of {@code nr} columns, {@code kc} groups of {@code nr} values.
+ * Rows or columns beyond the matrix edge are zero, so the microkernel always computes full tiles.
+ */
+final class GemmPack {
+    private GemmPack() {}
+
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
+    /**
+     * Packs op(A)[i0 .. i0+mc) x [p0 .. p0+kc) into {@code dst}. Element (i, p) of op(A) is at
+     * {@code a[base + i*lda + p]} untransposed and {@code a[base + p*lda + i]} transposed.
+     */
+    static void packA(MemorySegment a, long base, int lda, boolean trans, int i0, int mc, int p0, int kc, int mr, float[] dst) {
+        for (int ir = 0, sliver = 0; ir < mc; ir += mr, sliver += kc * mr) {
+            int rows = Math.min(mr, mc - ir);
+            if (!trans) {
+                for (int r = 0; r < rows; r++) {
+                    long src = base + (long) (i0 + ir + r) * lda + p0;
+                    for (int p = 0, d = sliver + r; p < kc; p++, d += mr) dst[d] = a.getAtIndex(F, src + p);
+                }
+            } else {
+                for (int p = 0, d = sliver; p < kc; p++, d += mr) {
+                    long src = base + (long) (p0 + p) * lda + i0 + ir;
+                    for (int r = 0; r < rows; r++) dst[d + r] = a.getAtIndex(F, src + r);
+                }
+            }
+            if (rows < mr) {
+                for (int p = 0, d = sliver; p < kc; p++, d += mr) java.util.Arrays.fill(dst, d + rows, d + mr, 0f);
+            }
+        }
+    }
+
+    /**
+     * Packs op(B)[p0 .. p0+kc) x [j0 .. j0+nc) into {@code dst}. Element (p, j) of op(B) is at
+     * {@code b[base + p*ldb + j]} untransposed and {@code b[base + j*ldb + p]} transposed.
+     */
+    static void packB(Width w, MemorySegment b, long base, int ldb, boolean trans, int p0, int kc, int j0, int nc, int nr,
+                      float[] dst) {
+        var s = w.floats();
+        int l = s.length();
+        for (int jr = 0, sliver = 0; jr < nc; jr += nr, sliver += kc * nr) {
+            int cols = Math.min(nr, nc - jr);
+            if (!trans) {
+                for (int p = 0, d = sliver; p < kc; p++, d += nr) {
+                    long src = base + (long) (p0 + p) * ldb + j0 + jr;
+                    int j = 0;
+                    for (; j <= cols - l; j += l) FloatVector.fromMemorySegment(s, b, (src + j) * 4, NATIVE).intoArray(dst, d + j);
+                    for (; j < cols; j++) dst[d + j] = b.getAtIndex(F, src + j);
+                }
+            } else {
+                for (int j = 0; j < cols; j++) {
+                    long src = base + (long) (j0 + jr + j) * ldb + p0;
+                    for (int p = 0, d = sliver + j; p < kc; p++, d += nr) dst[d] = b.getAtIndex(F, src + p);
+                }
+            }
+            if (cols < nr) {
+                for (int p = 0, d = sliver; p < kc; p++, d += nr) java.util.Arrays.fill(dst, d + cols, d + nr, 0f);
+            }
+        }
+    }
+}

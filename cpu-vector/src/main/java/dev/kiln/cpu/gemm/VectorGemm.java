@@ -1,0 +1,88 @@
+package dev.kiln.cpu.gemm;
+
+import dev.kiln.cpu.CpuThreads;
+import dev.kiln.cpu.VectorActivation;
+import dev.kiln.cpu.Width;
+import dev.kiln.kernels.DType;
+import dev.kiln.kernels.desc.Activation;
+import dev.kiln.kernels.desc.GemmDesc;
+import dev.kiln.kernels.desc.Transpose;
+import dev.kiln.kernels.spi.Support;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * GEMM the BLIS way, f32 here and f64 in {@link GemmF64} (see {@link GemmDesc} for the contract; row-major,
+ * element offsets): C is cut into fixed mc x nc blocks per batch, one task each, spread over
+ * {@link CpuThreads}. A task loops over k in panels of kc: packs its kc x nc panel of B and mc x kc panel
+ * of A into thread-local scratch, then runs the microkernel over nr-wide slivers of B (outer) and
+ * mr-high slivers of A (inner). The block grid and the k panels do not depend on the thread count, so
+ * results are bit-identical for any number of threads. Accumulation is in the dtype (FMA), per k panel;
+ * bias and activation are applied after the last.
+ */
+public final class VectorGemm {
+    private VectorGemm() {}
+
+    /** Yes for f32 and f64 (the descriptor admits nothing else). */
+    public static Support supports(GemmDesc d) {
+        if (d.dtype() != DType.F32 && d.dtype() != DType.F64) return Support.no("vector gemm is f32/f64 only, got " + d.dtype().lower());
+        return Support.YES;
+    }
+
+    /** Per-thread packing buffers, grown on demand and kept: no allocation per call once warm. */
+    private static final class Scratch {
+        float[] a = new float[0], b = new float[0], tile = new float[0];
+
+        Scratch ensure(GemmBlocking g) {
+            if (a.length < g.mc() * g.kc()) a = new float[g.mc() * g.kc()];
+            if (b.length < g.nc() * g.kc()) b = new float[g.nc() * g.kc()];
+            if (tile.length < g.mr() * g.nr()) tile = new float[g.mr() * g.nr()];
+            return this;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** Runs {@code d} on host segments; {@code bias} is null unless {@code d.bias()}. */
+    public static void run(Width w, GemmDesc d, MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment bias) {
+        if (d.m() == 0 || d.n() == 0) return;
+        boolean f64 = d.dtype() == DType.F64;
+        GemmBlocking g = GemmBlocking.forLanes(f64 ? w.doubles().length() : w.floats().length());
+        int tilesM = Math.ceilDiv(d.m(), g.mc()), tilesN = Math.ceilDiv(d.n(), g.nc());
+        int perBatch = tilesM * tilesN;
+        CpuThreads.parallelFor(Math.multiplyExact(d.batch(), perBatch), t -> {
+            int batch = t / perBatch, r = t % perBatch, i0 = (r / tilesN) * g.mc(), j0 = (r % tilesN) * g.nc();
+            if (f64) GemmF64.block(w, g, d, a, b, c, bias, batch, i0, j0, GemmF64.SCRATCH.get().ensure(g));
+            else block(w, g, d, a, b, c, bias, batch, i0, j0, SCRATCH.get().ensure(g));
+        });
+    }
+
+    private static void block(Width w, GemmBlocking g, GemmDesc d, MemorySegment a, MemorySegment b, MemorySegment c,
+                              MemorySegment bias, int batch, int i0, int j0, Scratch s) {
+        int mc = Math.min(g.mc(), d.m() - i0), nc = Math.min(g.nc(), d.n() - j0), k = d.k();
+        int mr = g.mr(), nr = g.nr();
+        long baseA = batch * d.strideA(), baseB = batch * d.strideB(), baseC = batch * d.strideC() + (long) i0 * d.ldc() + j0;
+        float alpha = (float) d.alpha(), beta = (float) d.beta();
+        boolean ta = d.transA() == Transpose.T, tb = d.transB() == Transpose.T;
+        int p0 = 0;
+        do { // once even when k == 0, so that C = beta*C (+ epilogue) still happens
+            int kc = Math.min(g.kc(), k - p0);
+            boolean first = p0 == 0;
+            GemmPack.packB(w, b, baseB, d.ldb(), tb, p0, kc, j0, nc, nr, s.b);
+            GemmPack.packA(a, baseA, d.lda(), ta, i0, mc, p0, kc, mr, s.a);
+            for (int jr = 0; jr < nc; jr += nr) {
+                int cols = Math.min(nr, nc - jr);
+                for (int ir = 0; ir < mc; ir += mr) {
+                    GemmMicro.kernel(w, kc, s.a, ir * kc, s.b, jr * kc, s.tile);
+                    GemmMicro.writeBack(w, s.tile, nr, c, baseC + (long) ir * d.ldc() + jr, d.ldc(),
+                            Math.min(mr, mc - ir), cols, alpha, beta, first);
+                }
+            }
+            p0 += kc;
+        } while (p0 < k);
+        if (d.bias() || d.activation() != Activation.NONE) {
+            for (int i = 0; i < mc; i++)
+                VectorActivation.row(w, c, baseC + (long) i * d.ldc(), nc, bias, j0, d.activation());
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package dev.kiln.cpu.reduce;
+
+import dev.kiln.cpu.CpuThreads;
+import dev.kiln.cpu.Width;
+import dev.kiln.kernels.desc.Pass;
+import dev.kiln.kernels.desc.SoftmaxDesc;
+import dev.kiln.kernels.spi.Support;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Softmax and log-softmax forward over contiguous rows (inner == 1), stable: the row maximum is
+ * subtracted before exp. Softmax stores exp(x - max) on the way and scales by 1/sum; log-softmax
+ * writes x - max - log(sum). Vector EXP in the body, double Math.exp in the tail; sums in f32.
+ */
+public final class VectorSoftmax {
+    private VectorSoftmax() {}
+
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
+    public static Support supports(SoftmaxDesc d) {
+        if (d.pass() != Pass.FORWARD) return Support.no("vector softmax is forward only");
+        if (d.inner() != 1) return Support.no("vector softmax needs inner == 1 (contiguous rows), got inner=" + d.inner());
+        return Support.YES;
+    }
+
+    public static void run(Width w, SoftmaxDesc d, MemorySegment src, MemorySegment dst) {
+        int rows = d.outer(), len = d.length();
+        int perTask = Math.max(1, VectorReduce.TASK_ELEMENTS / len);
+        CpuThreads.parallelFor(Math.ceilDiv(rows, perTask), t -> {
+            for (int r = t * perTask, end = Math.min(rows, r + perTask); r < end; r++) row(w, src, dst, (long) r * len, len, d.log());
+        });
+    }
+
+    private static void row(Width w, MemorySegment src, MemorySegment dst, long from, int len, boolean log) {
+        var s = w.floats();
+        int l = s.length();
+        float max = VectorReduce.max(w, src, from, len);
+        FloatVector vmax = FloatVector.broadcast(s, max);
+        FloatVector acc0 = FloatVector.zero(s), acc1 = acc0;
+        int i = 0;
+        for (; i <= len - 2 * l; i += 2 * l) {
+            long off = (from + i) * 4;
+            FloatVector e0 = FloatVector.fromMemorySegment(s, src, off, NATIVE).sub(vmax).lanewise(VectorOperators.EXP);
+            FloatVector e1 = FloatVector.fromMemorySegment(s, src, off + 4L * l, NATIVE).sub(vmax).lanewise(VectorOperators.EXP);
+            if (!log) {
+                e0.intoMemorySegment(dst, off, NATIVE);
+                e1.intoMemorySegment(dst, off + 4L * l, NATIVE);
+            }
+            acc0 = acc0.add(e0);
+            acc1 = acc1.add(e1);
+        }
+        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) {
+            float e = (float) Math.exp(src.getAtIndex(F, from + i) - max);
+            if (!log) dst.setAtIndex(F, from + i, e);
+            sum += e;
+        }
+        if (log) {
+            float shift = max + (float) Math.log(sum);
+            FloatVector vs = FloatVector.broadcast(s, shift);
+            int j = 0;
+            for (; j <= len - l; j += l) {
+                long off = (from + j) * 4;
+                FloatVector.fromMemorySegment(s, src, off, NATIVE).sub(vs).intoMemorySegment(dst, off, NATIVE);
+            }
+            for (; j < len; j++) dst.setAtIndex(F, from + j, src.getAtIndex(F, from + j) - shift);
+        } else {
+            float inv = 1f / sum;
+            FloatVector vi = FloatVector.broadcast(s, inv);
+            int j = 0;
+            for (; j <= len - l; j += l) {
+                long off = (from + j) * 4;
+                FloatVector.fromMemorySegment(s, dst, off, NATIVE).mul(vi).intoMemorySegment(dst, off, NATIVE);
+            }
+            for (; j < len; j++) dst.setAtIndex(F, from + j, dst.getAtIndex(F, from + j) * inv);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+package dev.kiln.cpu;
+
+import dev.kiln.kernels.DType;
+import dev.kiln.kernels.OpKind;
+import dev.kiln.kernels.desc.Activation;
+import dev.kiln.kernels.desc.BinaryDesc;
+import dev.kiln.kernels.desc.BinaryOp;
+import dev.kiln.kernels.desc.GemmDesc;
+import dev.kiln.kernels.desc.OpDesc;
+import dev.kiln.kernels.desc.Pass;
+import dev.kiln.kernels.desc.ReduceDesc;
+import dev.kiln.kernels.desc.ReduceOp;
+import dev.kiln.kernels.desc.Shape;
+import dev.kiln.kernels.desc.SoftmaxDesc;
+import dev.kiln.kernels.desc.Transpose;
+import dev.kiln.kernels.desc.UnaryDesc;
+import dev.kiln.kernels.desc.UnaryOp;
+import dev.kiln.kernels.spi.KernelImpl;
+import dev.kiln.kernels.verify.Parity;
+import dev.kiln.kernels.verify.ParityResult;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Cases the shared parity list does not reach, checked against the reference on the vector
+ * implementation itself (never falling through to the reference): GEMM shapes that cross every block
+ * boundary (k > kc, m > mc, n > nc) in all transposes with batches and epilogues, f32 and f64, every unary op and pass
+ * at lengths around the vector length, and the binary/reduce/softmax shapes the vector kernels take.
+ */
+class VectorKernelsTest {
+    private static CpuDevice device;
+
+    @BeforeAll static void open() { device = new CpuDevice(); }
+
+    @AfterAll static void close() { device.close(); }
+
+    private static KernelImpl vectorImpl(OpKind kind) {
+        KernelImpl impl = device.implementations(kind).getFirst();
+        assertTrue(impl.name().startsWith("vector-"), "first " + kind + " implementation is " + impl.name());
+        return impl;
+    }
+
+    private static Stream<DynamicTest> checks(List<OpDesc> cases) {
+        long seed = Long.getLong("kiln.seed", 20261123L);
+        System.out.println("VectorKernelsTest seed " + seed + " (-Dkiln.seed to repeat)");
+        return cases.stream().map(d -> DynamicTest.dynamicTest(d.opName() + " " + d.shape(), () -> {
+            KernelImpl impl = vectorImpl(d.kind());
+            assertTrue(impl.supports(d).ok(), impl.name() + " should take " + d.shape() + ": " + impl.supports(d).reason());
+            ParityResult r = Parity.check(device, impl, d, seed);
+            assertEquals(ParityResult.Status.PASSED, r.status(), r.toString());
+        }));
+    }
+
+    @TestFactory Stream<DynamicTest> gemmAcrossBlocks() {
+        List<OpDesc> cases = new ArrayList<>();
+        Transpose[] t = Transpose.values();
+        int i = 0;
+        for (Transpose ta : t)
+            for (Transpose tb : t) {
+                GemmDesc d = GemmDesc.of(DType.F32, ta, tb, 101 + 7 * i, 530 + 3 * i, 263 + 5 * i, i % 2 == 0 ? 1 : -0.5, i < 2 ? 0 : 0.75);
+                if (i == 1) d = d.withLeadingDims(d.lda() + 1, d.ldb() + 3, d.ldc() + 2);
+                if (i == 2) d = d.withEpilogue(true, Activation.SILU);
+                if (i == 3) d = d.withBatch(2, (long) d.rowsA() * d.lda() + 5, 0, (long) d.m() * d.ldc() + 1)
+                        .withEpilogue(false, Activation.TANH);
+                cases.add(d);
+                i++;
+            }
+        cases.add(GemmDesc.of(DType.F64, Transpose.N, Transpose.T, 100, 520, 260, 0.5, 0.25).withEpilogue(true, Activation.GELU));
+        cases.add(GemmDesc.of(DType.F64, Transpose.T, Transpose.N, 13, 17, 7, 1, 0).withLeadingDims(15, 20, 19)
+                .withBatch(3, 8 * 15 + 1, 0, 13 * 19));
+        cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 5, 3, 0, 1, 0.5).withEpilogue(true, Activation.RELU));
+        cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 1, 1, 1, 1, 0).withEpilogue(true, Activation.GELU));
+        cases.add(GemmDesc.of(DType.F32, Transpose.T, Transpose.N, 97, 47, 600, 1, 0).withEpilogue(true, Activation.SIGMOID));
+        return checks(cases);
+    }
+
+    @TestFactory Stream<DynamicTest> unaryAllOps() {
+        List<OpDesc> cases = new ArrayList<>();
+        int[] counts = {1, 15, 16, 17, 33, 70, 16385};
+        int i = 0;
+        for (UnaryOp op : UnaryOp.values())
+            for (Pass pass : Pass.values()) cases.add(new UnaryDesc(op, counts[i++ % counts.length], pass));
+        return checks(cases);
+    }
+
+    @TestFactory Stream<DynamicTest> binaryReduceSoftmax() {
+        List<OpDesc> cases = new ArrayList<>();
+        int i = 0;
+        for (BinaryOp op : BinaryOp.values()) {
+            cases.add(new BinaryDesc(op, Shape.of(37, 19), Shape.of(37, 19)));
+            cases.add(new BinaryDesc(op, Shape.of(3, 5, 17), Shape.of(1, 5, 17)));
+            cases.add(new BinaryDesc(op, Shape.of(40000 + i++), Shape.of(1)));
+        }
+        cases.add(new BinaryDesc(BinaryOp.ADD, Shape.of(3, 9000), Shape.of(9000)));
+        for (ReduceOp op : new ReduceOp[] {ReduceOp.SUM, ReduceOp.MEAN, ReduceOp.MAX}) {
+            cases.add(new ReduceDesc(op, 5, 67, 1));
+            cases.add(new ReduceDesc(op, 300, 130, 1));
+            cases.add(new ReduceDesc(op, 2, 40001, 1));
+        }
+        for (boolean log : new boolean[] {false, true}) {
+            cases.add(SoftmaxDesc.rows(7, 1, log));
+            cases.add(SoftmaxDesc.rows(300, 131, log));
+            cases.add(SoftmaxDesc.rows(3, 5000, log));
+        }
+        return checks(cases);
+    }
+}
