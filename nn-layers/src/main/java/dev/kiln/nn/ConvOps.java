@@ -1,11 +1,11 @@
 package dev.kiln.nn;
 
 import dev.kiln.kernels.Args;
-import dev.kiln.kernels.Kernels;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.ConvDesc;
 import dev.kiln.kernels.desc.ConvDesc.ConvPass;
 import dev.kiln.kernels.desc.Pass;
+import dev.kiln.kernels.desc.PixelShuffleDesc;
 import dev.kiln.kernels.desc.PoolDesc;
 
 import java.util.Arrays;
@@ -25,10 +25,30 @@ public final class ConvOps {
                     + " with groups=" + groups + " expects " + w.dim(1) * groups);
         ConvDesc fwd = new ConvDesc(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, stride, pad, pad,
                 dilation, dilation, groups, false, 0, 0, ConvPass.FORWARD, bias != null);
+        return convolved(fwd, x, w, bias);
+    }
+
+    /**
+     * Transposed 2D convolution (the gradient of conv2d with respect to its input): x is n x c x h x w, w is
+     * c x k/groups x r x s, bias (k) may be null; output n x k x p x q with p = (h-1) stride - 2 pad + r + outPad.
+     */
+    public static Tensor convTranspose2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, int outPad, int groups) {
+        Ops.requireRank("conv_transpose2d", x, 4);
+        Ops.requireRank("conv_transpose2d", w, 4);
+        if (w.dim(0) != x.dim(1))
+            throw new IllegalArgumentException("conv_transpose2d: input has " + x.dim(1) + " channels but the weight "
+                    + Arrays.toString(w.shape()) + " expects " + w.dim(0) + " (weights are in x out/groups x r x s)");
+        ConvDesc fwd = new ConvDesc(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(1) * groups, w.dim(2), w.dim(3), stride, stride,
+                pad, pad, 1, 1, groups, true, outPad, outPad, ConvPass.FORWARD, bias != null);
+        return convolved(fwd, x, w, bias);
+    }
+
+    /** Runs a forward convolution descriptor and records the backward passes it implies. */
+    private static Tensor convolved(ConvDesc fwd, Tensor x, Tensor w, Tensor bias) {
         Tensor out = Tensor.result(new int[] {fwd.n(), fwd.k(), fwd.p(), fwd.q()}, g -> {
             if (x.requiresGrad()) {
                 Tensor dx = Tensor.empty(x.shape());
-                Kernels.execute(fwd.withPass(ConvPass.BACKWARD_DATA),
+                Exec.run(fwd.withPass(ConvPass.BACKWARD_DATA),
                         Args.of(Arg.DIFF_DST, g.buffer(), Arg.WEIGHTS, w.buffer(), Arg.DIFF_SRC, dx.buffer()));
                 x.accumulate(dx);
             }
@@ -38,14 +58,36 @@ public final class ConvOps {
                 Tensor db = wantBias ? Tensor.empty(bias.shape()) : null;
                 Args a = Args.of(Arg.SRC, x.buffer(), Arg.DIFF_DST, g.buffer(), Arg.DIFF_WEIGHTS, dw.buffer());
                 if (wantBias) a.put(Arg.DIFF_BIAS, db.buffer());
-                Kernels.execute(fwd.withPass(ConvPass.BACKWARD_WEIGHTS).withBias(wantBias), a);
+                Exec.run(fwd.withPass(ConvPass.BACKWARD_WEIGHTS).withBias(wantBias), a);
                 w.accumulate(dw);
                 if (wantBias) bias.accumulate(db);
             }
         }, bias == null ? new Tensor[] {x, w} : new Tensor[] {x, w, bias});
         Args a = Args.of(Arg.SRC, x.buffer(), Arg.WEIGHTS, w.buffer(), Arg.DST, out.buffer());
         if (bias != null) a.put(Arg.BIAS, bias.buffer());
-        Kernels.execute(fwd, a);
+        Exec.run(fwd, a);
+        return out;
+    }
+
+    /** Pixel shuffle by {@code factor} (n x c x h x w to n x c/f^2 x hf x wf); its gradient is the unshuffle. */
+    public static Tensor pixelShuffle(Tensor x, int factor) { return shuffled(x, factor, false); }
+
+    /** The inverse of {@link #pixelShuffle}: n x c x h x w to n x c f^2 x h/f x w/f. */
+    public static Tensor pixelUnshuffle(Tensor x, int factor) { return shuffled(x, factor, true); }
+
+    private static Tensor shuffled(Tensor x, int factor, boolean unshuffle) {
+        Ops.requireRank(unshuffle ? "pixel_unshuffle" : "pixel_shuffle", x, 4);
+        PixelShuffleDesc fwd = new PixelShuffleDesc(x.dim(0), x.dim(1), x.dim(2), x.dim(3), factor, unshuffle);
+        int f2 = factor * factor;
+        int[] shape = unshuffle ? new int[] {x.dim(0), x.dim(1) * f2, x.dim(2) / factor, x.dim(3) / factor}
+                                : new int[] {x.dim(0), x.dim(1) / f2, x.dim(2) * factor, x.dim(3) * factor};
+        Tensor out = Tensor.result(shape, g -> {
+            Tensor dx = Tensor.empty(x.shape());
+            Exec.run(new PixelShuffleDesc(shape[0], shape[1], shape[2], shape[3], factor, !unshuffle),
+                    Args.of(Arg.SRC, g.buffer(), Arg.DST, dx.buffer()));
+            x.accumulate(dx);
+        }, x);
+        Exec.run(fwd, Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
         return out;
     }
 
@@ -57,12 +99,12 @@ public final class ConvOps {
         dev.kiln.kernels.spi.DeviceBuffer[] indices = new dev.kiln.kernels.spi.DeviceBuffer[1];
         Tensor out = Tensor.result(new int[] {fwd.n(), fwd.c(), fwd.p(), fwd.q()}, g -> {
             Tensor dx = Tensor.empty(x.shape());
-            Kernels.execute(fwd.withPass(Pass.BACKWARD),
+            Exec.run(fwd.withPass(Pass.BACKWARD),
                     Args.of(Arg.DIFF_DST, g.buffer(), Arg.INDICES, indices[0], Arg.DIFF_SRC, dx.buffer()));
             x.accumulate(dx);
         }, x);
         indices[0] = out.attach(Devices.current().allocate(dev.kiln.kernels.DType.S32, fwd.dstCount()));
-        Kernels.execute(fwd, Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer(), Arg.INDICES, indices[0]));
+        Exec.run(fwd, Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer(), Arg.INDICES, indices[0]));
         return out;
     }
 
@@ -72,10 +114,10 @@ public final class ConvOps {
         PoolDesc fwd = PoolDesc.of(PoolDesc.PoolKind.AVG, x.dim(0), x.dim(1), x.dim(2), x.dim(3), window, stride, pad);
         Tensor out = Tensor.result(new int[] {fwd.n(), fwd.c(), fwd.p(), fwd.q()}, g -> {
             Tensor dx = Tensor.empty(x.shape());
-            Kernels.execute(fwd.withPass(Pass.BACKWARD), Args.of(Arg.DIFF_DST, g.buffer(), Arg.DIFF_SRC, dx.buffer()));
+            Exec.run(fwd.withPass(Pass.BACKWARD), Args.of(Arg.DIFF_DST, g.buffer(), Arg.DIFF_SRC, dx.buffer()));
             x.accumulate(dx);
         }, x);
-        Kernels.execute(fwd, Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
+        Exec.run(fwd, Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
         return out;
     }
 
@@ -86,10 +128,10 @@ public final class ConvOps {
                 false, Pass.FORWARD);
         Tensor out = Tensor.result(new int[] {x.dim(0), x.dim(1)}, g -> {
             Tensor dx = Tensor.empty(x.shape());
-            Kernels.execute(fwd.withPass(Pass.BACKWARD), Args.of(Arg.DIFF_DST, g.buffer(), Arg.DIFF_SRC, dx.buffer()));
+            Exec.run(fwd.withPass(Pass.BACKWARD), Args.of(Arg.DIFF_DST, g.buffer(), Arg.DIFF_SRC, dx.buffer()));
             x.accumulate(dx);
         }, x);
-        Kernels.execute(fwd, Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
+        Exec.run(fwd, Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
         return out;
     }
 }

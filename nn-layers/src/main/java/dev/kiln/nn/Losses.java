@@ -1,10 +1,10 @@
 package dev.kiln.nn;
 
 import dev.kiln.kernels.Args;
-import dev.kiln.kernels.Kernels;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.Pass;
 import dev.kiln.kernels.desc.SoftmaxDesc;
+import dev.kiln.kernels.desc.UnaryOp;
 
 import java.util.Arrays;
 
@@ -27,7 +27,7 @@ public final class Losses {
                 throw new IllegalArgumentException("cross_entropy: label " + labels[i] + " at row " + i + " is outside 0.." + (classes - 1));
         SoftmaxDesc fwd = SoftmaxDesc.rows(m, classes, true);
         Tensor logp = Tensor.empty(m, classes);
-        Kernels.execute(fwd, Args.of(Arg.SRC, logits.buffer(), Arg.DST, logp.buffer()));
+        Exec.run(fwd, Args.of(Arg.SRC, logits.buffer(), Arg.DST, logp.buffer()));
         float[] lp = logp.toArray();
         double loss = 0;
         for (int i = 0; i < m; i++) loss -= lp[i * classes + labels[i]];
@@ -38,7 +38,7 @@ public final class Losses {
             for (int i = 0; i < m; i++) dlogp[i * classes + y[i]] = scale;
             Tensor dlp = Tensor.of(dlogp, m, classes);
             Tensor dx = Tensor.empty(m, classes);
-            Kernels.execute(new SoftmaxDesc(m, classes, 1, true, Pass.BACKWARD),
+            Exec.run(new SoftmaxDesc(m, classes, 1, true, Pass.BACKWARD),
                     Args.of(Arg.DST, logp.buffer(), Arg.DIFF_DST, dlp.buffer(), Arg.DIFF_SRC, dx.buffer()));
             logits.accumulate(dx);
         }, logits);
@@ -53,6 +53,19 @@ public final class Losses {
                     + Arrays.toString(target.shape()) + " differ");
         Tensor d = Ops.sub(prediction, target);
         return Ops.mean(Ops.mul(d, d));
+    }
+
+    /**
+     * Mean binary cross-entropy of {@code logits} against {@code targets} in [0, 1] (same shape), in the
+     * stable form max(x, 0) - x y + log(1 + exp(-|x|)), built from differentiable ops.
+     */
+    public static Tensor bceWithLogits(Tensor logits, Tensor targets) {
+        if (!Arrays.equals(logits.shape(), targets.shape()))
+            throw new IllegalArgumentException("bce_with_logits: logits " + Arrays.toString(logits.shape()) + " and targets "
+                    + Arrays.toString(targets.shape()) + " differ");
+        Tensor softplusOfNegAbs = Ops.unary(UnaryOp.LOG, Ops.add(Ops.exp(Ops.unary(UnaryOp.NEG, Ops.unary(UnaryOp.ABS, logits))),
+                Tensor.of(new float[] {1}, 1)));
+        return Ops.mean(Ops.add(Ops.sub(Ops.relu(logits), Ops.mul(logits, targets)), softplusOfNegAbs));
     }
 
     /** Index of the largest logit per row (for accuracy). */

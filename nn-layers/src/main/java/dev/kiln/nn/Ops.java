@@ -4,7 +4,12 @@ import dev.kiln.kernels.Args;
 import dev.kiln.kernels.Kernels;
 import dev.kiln.kernels.desc.*;
 
+import dev.kiln.kernels.spi.Device;
+
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Map;
 
 /**
  * Differentiable ops on {@link Tensor}s, each with its forward and backward side by side. Every one runs
@@ -21,15 +26,23 @@ public final class Ops {
     }
 
     /**
-     * Copies {@code src} into {@code dst} (same element count) on the device, recording no graph: a pixel
-     * shuffle of factor 1 is the identity permutation, so the copy runs wherever dispatch runs ops.
+     * Copies {@code src} into {@code dst} (same element count) on the device, recording no graph. The copy
+     * is a multiplication by a cached 1 (exact for every float), because the elementwise kernels are the
+     * vectorised ones on every backend; a pixel shuffle of factor 1 would do, but runs on reference code.
      */
     public static void copyInto(Tensor src, Tensor dst) {
         if (src.count() != dst.count())
             throw new IllegalArgumentException("copy: " + src.count() + " elements into " + dst.count());
         if (src.count() == 0) return;
-        Kernels.execute(new PixelShuffleDesc(1, 1, 1, Math.toIntExact(src.count()), 1, false),
-                Args.of(Arg.SRC, src.buffer(), Arg.DST, dst.buffer()));
+        Exec.run(new BinaryDesc(BinaryOp.MUL, Shape.of(Math.toIntExact(src.count())), Shape.of(1)),
+                Args.of(Arg.SRC, src.buffer(), Arg.SRC2, one().buffer(), Arg.DST, dst.buffer()));
+    }
+
+    private static final Map<Device, Tensor> ONES = Collections.synchronizedMap(new IdentityHashMap<>());
+
+    /** A 1 on the current device, made once and kept for the life of the process. */
+    private static Tensor one() {
+        return ONES.computeIfAbsent(Devices.current(), d -> Tensor.of(new float[] {1}, 1).keep());
     }
 
     // ---- elementwise binary with broadcasting ----
@@ -48,12 +61,12 @@ public final class Ops {
         Tensor out = Tensor.result(fwd.out().dims(), g -> {
             BinaryDesc bwd = new BinaryDesc(op, sa, sb, Pass.BACKWARD);
             Tensor da = Tensor.empty(a.shape()), db = Tensor.empty(b.shape());
-            Kernels.execute(bwd, Args.of(Arg.SRC, a.buffer(), Arg.SRC2, b.buffer(), Arg.DIFF_DST, g.buffer(), Arg.DIFF_SRC, da.buffer())
+            Exec.run(bwd, Args.of(Arg.SRC, a.buffer(), Arg.SRC2, b.buffer(), Arg.DIFF_DST, g.buffer(), Arg.DIFF_SRC, da.buffer())
                     .put(Arg.DIFF_SRC2, db.buffer()));
             a.accumulate(da);
             b.accumulate(db);
         }, a, b);
-        Kernels.execute(fwd, Args.of(Arg.SRC, a.buffer(), Arg.SRC2, b.buffer(), Arg.DST, out.buffer()));
+        Exec.run(fwd, Args.of(Arg.SRC, a.buffer(), Arg.SRC2, b.buffer(), Arg.DST, out.buffer()));
         return out;
     }
 
@@ -75,14 +88,18 @@ public final class Ops {
 
     public static Tensor tanh(Tensor x) { return unary(UnaryOp.TANH, x); }
 
+    public static Tensor sqrt(Tensor x) { return unary(UnaryOp.SQRT, x); }
+
+    public static Tensor exp(Tensor x) { return unary(UnaryOp.EXP, x); }
+
     public static Tensor unary(UnaryOp op, Tensor x) {
         Tensor out = Tensor.result(x.shape(), g -> {
             Tensor dx = Tensor.empty(x.shape());
-            Kernels.execute(new UnaryDesc(op, x.count(), Pass.BACKWARD),
+            Exec.run(new UnaryDesc(op, x.count(), Pass.BACKWARD),
                     Args.of(Arg.SRC, x.buffer(), Arg.DIFF_DST, g.buffer(), Arg.DIFF_SRC, dx.buffer()));
             x.accumulate(dx);
         }, x);
-        Kernels.execute(new UnaryDesc(op, x.count()), Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
+        Exec.run(new UnaryDesc(op, x.count()), Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
         return out;
     }
 
@@ -133,15 +150,34 @@ public final class Ops {
         GemmDesc d = GemmDesc.of(dev.kiln.kernels.DType.F32, ta, tb, m, n, k, 1, 0).withEpilogue(bias != null, Activation.NONE);
         Args args = Args.of(Arg.A, a.buffer(), Arg.B, b.buffer(), Arg.C, out.buffer());
         if (bias != null) args.put(Arg.BIAS, bias.buffer());
-        Kernels.execute(d, args);
+        Exec.run(d, args);
     }
 
     /** Column sums of an m x n matrix: a vector of n (no graph; used by backward passes). */
     static Tensor sumRows(Tensor g) {
         int m = g.dim(0), n = Math.toIntExact(g.count() / m);
         Tensor out = Tensor.empty(n);
-        Kernels.execute(new ReduceDesc(ReduceOp.SUM, 1, m, n), Args.of(Arg.SRC, g.buffer(), Arg.DST, out.buffer()));
+        Exec.run(new ReduceDesc(ReduceOp.SUM, 1, m, n), Args.of(Arg.SRC, g.buffer(), Arg.DST, out.buffer()));
         return out;
+    }
+
+    // ---- lookups ----
+
+    /**
+     * Rows {@code ids} of {@code table} (vocabulary x dim): an n x dim tensor. Computed as a one-hot n x
+     * vocabulary matrix times the table, so the lookup and its gradient (one-hot^T times the output
+     * gradient, which adds up repeated ids) are GEMMs that run on any backend.
+     */
+    public static Tensor embedding(int[] ids, Tensor table) {
+        requireRank("embedding", table, 2);
+        int vocab = table.dim(0);
+        float[] oneHot = new float[Math.multiplyExact(ids.length, vocab)];
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab)
+                throw new IllegalArgumentException("embedding: id " + ids[i] + " at position " + i + " is outside 0.." + (vocab - 1));
+            oneHot[i * vocab + ids[i]] = 1;
+        }
+        return matmul(Tensor.of(oneHot, ids.length, vocab), table);
     }
 
     // ---- reductions ----
@@ -160,9 +196,12 @@ public final class Ops {
             Tensor ones = Tensor.of(filled(n, scale), x.shape());
             x.accumulate(mul(ones, g));
         }, x);
-        Kernels.execute(new ReduceDesc(op, 1, n, 1), Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
+        Exec.run(new ReduceDesc(op, 1, n, 1), Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
         return out;
     }
+
+    /** A host array of {@code n} copies of {@code v} (initial values of gammas, masks). */
+    public static float[] filledArray(int n, float v) { return filled(n, v); }
 
     static float[] filled(int n, float v) {
         float[] a = new float[n];

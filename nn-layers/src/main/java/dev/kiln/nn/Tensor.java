@@ -31,6 +31,8 @@ public final class Tensor implements AutoCloseable {
     private Tensor grad;
     private List<AutoCloseable> attached;
     private boolean closed;
+    /** The buffer came from {@link BufferPool} and goes back there on close. */
+    private boolean pooled;
 
     private Tensor(int[] shape, DeviceBuffer buffer, boolean ownsBuffer, boolean requiresGrad, Tensor[] inputs, Backward backward) {
         this.shape = shape;
@@ -53,7 +55,8 @@ public final class Tensor implements AutoCloseable {
     /** A new uninitialised tensor on the current device, owned by the innermost scope. */
     public static Tensor empty(int... shape) {
         Device device = Devices.current();
-        Tensor t = new Tensor(shape.clone(), device.allocate(DType.F32, count(shape)), true, false, null, null);
+        Tensor t = new Tensor(shape.clone(), BufferPool.take(device, count(shape)), true, false, null, null);
+        t.pooled = true;
         Scope.adopt(t);
         return t;
     }
@@ -85,8 +88,9 @@ public final class Tensor implements AutoCloseable {
         boolean track = false;
         if (!NoGrad.active()) for (Tensor in : inputs) track |= in.requiresGrad;
         Device device = Devices.current();
-        Tensor t = new Tensor(shape.clone(), device.allocate(DType.F32, count(shape)), true, track,
+        Tensor t = new Tensor(shape.clone(), BufferPool.take(device, count(shape)), true, track,
                 track ? inputs.clone() : null, track ? backward : null);
+        t.pooled = true;
         Scope.adopt(t);
         return t;
     }
@@ -230,7 +234,10 @@ public final class Tensor implements AutoCloseable {
     @Override public void close() {
         if (closed) return;
         closed = true;
-        if (ownsBuffer) buffer.close();
+        if (ownsBuffer) {
+            if (pooled) BufferPool.give(buffer);
+            else buffer.close();
+        }
         if (isLeaf() && requiresGrad && grad != null) grad.close();
         if (attached != null) {
             for (AutoCloseable r : attached) {

@@ -28,5 +28,12 @@ public final class Activations {
 
     public static Layer avgPool2d(int window, int stride) { return x -> ConvOps.avgPool2d(x, window, stride, 0); }
 
+    /** Average pooling with padding that is not counted in the divisor. */
+    public static Layer avgPool2d(int window, int stride, int pad) { return x -> ConvOps.avgPool2d(x, window, stride, pad); }
+
+    public static Layer pixelShuffle(int factor) { return x -> ConvOps.pixelShuffle(x, factor); }
+
+    public static Layer pixelUnshuffle(int factor) { return x -> ConvOps.pixelUnshuffle(x, factor); }
+
     public static Layer globalAvgPool() { return ConvOps::globalAvgPool; }
 }

@@ -23,6 +23,13 @@ public final class Sequential implements Layer {
         return all;
     }
 
+    @Override public List<Parameter> buffers() {
+        List<Parameter> all = new ArrayList<>();
+        for (int i = 0; i < layers.size(); i++)
+            for (Parameter p : layers.get(i).buffers()) all.add(new Parameter(i + "." + p.name(), p.tensor()));
+        return all;
+    }
+
     @Override public void train(boolean training) { for (Layer l : layers) l.train(training); }
 
     @Override public void close() { for (Layer l : layers) l.close(); }
