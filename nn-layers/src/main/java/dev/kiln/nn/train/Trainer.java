@@ -6,6 +6,7 @@ import dev.kiln.nn.NoGrad;
 import dev.kiln.nn.Profiler;
 import dev.kiln.nn.Scope;
 import dev.kiln.nn.Tensor;
+import dev.kiln.nn.data.FashionMnist;
 import dev.kiln.nn.data.LabelledImages;
 import dev.kiln.nn.io.Checkpoint;
 import dev.kiln.nn.layers.Sequential;
@@ -180,10 +181,20 @@ public final class Trainer implements AutoCloseable {
     /** Loss and accuracy on the test set (limited like training), in batches of {@link #EVAL_BATCH}, without gradients. */
     public Evaluation evaluate() {
         if (test == null) throw new IllegalStateException("trainer: no test set was given");
-        return evaluate(test);
+        return evaluate(test, null);
     }
 
-    private Evaluation evaluate(Batches data) {
+    /** The test set's confusion matrix: {@code [true label][predicted label]} counts. */
+    public int[][] confusion() {
+        if (test == null) throw new IllegalStateException("trainer: no test set was given");
+        int[][] counts = new int[FashionMnist.CLASSES][FashionMnist.CLASSES];
+        evaluate(test, counts);
+        return counts;
+    }
+
+    private Evaluation evaluate(Batches data) { return evaluate(data, null); }
+
+    private Evaluation evaluate(Batches data, int[][] confusion) {
         model.train(false);
         double lossSum = 0;
         long correct = 0;
@@ -193,7 +204,9 @@ public final class Trainer implements AutoCloseable {
                     Batches.Batch batch = data.batch(null, b, EVAL_BATCH);
                     Tensor logits = model.forward(Tensor.of(batch.inputs(), batch.shape()));
                     lossSum += (double) Losses.crossEntropy(logits, batch.labels()).item() * batch.size();
-                    correct += matches(Losses.argmax(logits), batch.labels());
+                    int[] predicted = Losses.argmax(logits);
+                    correct += matches(predicted, batch.labels());
+                    if (confusion != null) for (int i = 0; i < predicted.length; i++) confusion[batch.labels()[i]][predicted[i]]++;
                 }
             }
         } finally {
