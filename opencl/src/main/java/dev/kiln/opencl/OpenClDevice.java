@@ -82,9 +82,13 @@ public final class OpenClDevice implements Device {
         // resource cannot leak a context.
         impls.put(OpKind.GEMM, List.of(new OpenClGemm(this)));
         impls.put(OpKind.UNARY, List.of(new OpenClElementwise.Unary(this)));
-        impls.put(OpKind.BINARY, List.of(new OpenClElementwise.Binary(this)));
+        impls.put(OpKind.BINARY, List.of(new OpenClElementwise.Binary(this), new OpenClBroadcast(this)));
         impls.put(OpKind.SOFTMAX, List.of(new OpenClSoftmax(this)));
         impls.put(OpKind.REDUCE, List.of(new OpenClReduce(this)));
+        impls.put(OpKind.CONV, List.of(new OpenClConvGemm(this), new OpenClConv(this)));
+        impls.put(OpKind.POOL, List.of(new OpenClPool(this)));
+        impls.put(OpKind.NORM, List.of(new OpenClNorm(this)));
+        impls.put(OpKind.PIXEL_SHUFFLE, List.of(new OpenClPixelShuffle(this)));
 
         int[] err = new int[1];
         this.context = CL.clCreateContext(null, 1, new cl_device_id[] {id}, null, null, err);

@@ -38,20 +38,27 @@ final class OpenClGemm implements KernelImpl {
         return Support.YES;
     }
 
+    /** {global, local} for an m x n x batch launch of gemm_f32 (local null: the kernel cannot take the tuned group). */
+    static long[][] launch(ClKernel kernel, int m, int n, int batch) {
+        long[] local = kernel.maxWorkGroupSize() >= LOCAL[0] * LOCAL[1] ? LOCAL : null;
+        long[] global = {Math.max(1, Math.ceilDiv(n, TN)), Math.max(1, Math.ceilDiv(m, TM)), batch};
+        if (local != null) for (int i = 0; i < 2; i++) global[i] = Math.ceilDiv(global[i], local[i]) * local[i];
+        return new long[][] {global, local};
+    }
+
     @Override public Plan plan(OpDesc desc) {
         GemmDesc d = (GemmDesc) desc;
         ClKernel kernel = device.programs().kernel(device.programs().program("gemm.cl", SOURCE, ""), "gemm_f32");
         long sAi = d.transA() == Transpose.N ? d.lda() : 1, sAp = d.transA() == Transpose.N ? 1 : d.lda();
         long sBp = d.transB() == Transpose.N ? d.ldb() : 1, sBj = d.transB() == Transpose.N ? 1 : d.ldb();
-        long[] local;
+        long[][] launch;
         try {
-            local = kernel.maxWorkGroupSize() >= LOCAL[0] * LOCAL[1] ? LOCAL : null;
+            launch = launch(kernel, d.m(), d.n(), d.batch());
         } catch (RuntimeException e) {
             kernel.close();
             throw e;
         }
-        long[] global = {Math.ceilDiv(d.n(), TN), Math.ceilDiv(d.m(), TM), d.batch()};
-        if (local != null) for (int i = 0; i < 2; i++) global[i] = Math.ceilDiv(global[i], local[i]) * local[i];
+        long[] global = launch[0], local = launch[1];
         return new ClPlan(d, name(), kernel, (k, stream, args) -> {
             if (d.m() == 0 || d.n() == 0) return;
             OpenClBuffer c = ClPlan.buf(k, args, Arg.C);
@@ -61,7 +68,7 @@ final class OpenClGemm implements KernelImpl {
                     c, (long) d.ldc(), d.strideC(),
                     (float) d.alpha(), (float) d.beta(), d.beta() == 0 ? 1 : 0,
                     // Without a bias the kernel never reads the argument, but OpenCL wants a valid cl_mem.
-                    d.bias() ? ClPlan.buf(k, args, Arg.BIAS) : c, d.bias() ? 1 : 0, d.activation().ordinal());
+                    d.bias() ? ClPlan.buf(k, args, Arg.BIAS) : c, d.bias() ? 1 : 0, d.activation().ordinal(), 0L, 0L, 0L);
         });
     }
 }

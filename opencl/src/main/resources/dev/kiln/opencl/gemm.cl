@@ -7,7 +7,8 @@
 // 128 FMAs, so CPU drivers (POCL) get full-width vector code without relying on work-item vectorisation,
 // and GPUs get 64-byte loads. Edge tiles clamp their loads to the last valid row/column and skip those
 // stores. betaZero != 0 means C is never read (NaNs in it must vanish). Accumulation is in f32, in the
-// order p = 0..k-1 (no blocking over k).
+// order p = 0..k-1 (no blocking over k). offA/offB/offC (elements) start the operands inside larger buffers,
+// for callers that work through a batch in chunks (OpenClConvGemm).
 
 #define TM 8
 #define TN 16
@@ -43,15 +44,15 @@ __kernel void gemm_f32(int m, int n, int k,
                        __global const float* b, long sBp, long sBj, long strideB,
                        __global float* c, long ldc, long strideC,
                        float alpha, float beta, int betaZero,
-                       __global const float* bias, int hasBias, int act) {
+                       __global const float* bias, int hasBias, int act, long offA, long offB, long offC) {
     const int j0 = get_global_id(0) * TN;
     const int i0 = get_global_id(1) * TM;
     const long batch = get_global_id(2);
     // The host rounds the launch up to whole work-groups; surplus work-items have nothing to do.
     if (i0 >= m || j0 >= n) return;
-    a += batch * strideA;
-    b += batch * strideB;
-    c += batch * strideC;
+    a += offA + batch * strideA;
+    b += offB + batch * strideB;
+    c += offC + batch * strideC;
 #define GEMM_DECL(r) __global const float* a##r = a + (long) min(i0 + r, m - 1) * sAi; float16 c##r = 0.0f;
     GEMM_ROWS(GEMM_DECL)
     const int contiguous = (j0 + TN <= n) && sBj == 1;

@@ -1,6 +1,8 @@
 package dev.kiln.opencl;
 
-import dev.kiln.kernels.desc.ConvDesc;
+import dev.kiln.kernels.desc.BinaryDesc;
+import dev.kiln.kernels.desc.BinaryOp;
+import dev.kiln.kernels.desc.Shape;
 import dev.kiln.kernels.desc.GemmDesc;
 import dev.kiln.kernels.desc.Transpose;
 import dev.kiln.kernels.DType;
@@ -56,8 +58,12 @@ class OpenClErrorTest {
             var f64 = GemmDesc.of(DType.F64, Transpose.N, Transpose.N, 3, 3, 3, 1, 0);
             assertFalse(device.supports(f64).ok());
             assertTrue(device.supports(f64).reason().contains("f64"), device.supports(f64).reason());
-            ConvDesc conv = (ConvDesc) Parity.cases(OpKind.CONV, 1).getFirst();
-            assertEquals("opencl: no conv kernels yet", device.supports(conv).reason());
+            var spmm = Parity.cases(OpKind.SPMM, 1).getFirst();
+            assertEquals("opencl: no spmm kernels yet", device.supports(spmm).reason());
+            // Broadcasting beyond what the kernel's folded rank holds is declined with the folded count.
+            var wide = new BinaryDesc(BinaryOp.ADD, Shape.of(2, 1, 2, 1, 2, 1, 2, 1), Shape.of(1, 2, 1, 2, 1, 2, 1, 2));
+            assertFalse(device.supports(wide).ok());
+            assertTrue(device.supports(wide).reason().contains("8 dimensions after merging"), device.supports(wide).reason());
             assertEquals(50, device.priority(), "POCL is a CPU-type device and ranks below the native CPU backend");
             assertTrue(device.estimatedGflops() > 0 && device.memoryBytes() > 0);
         }

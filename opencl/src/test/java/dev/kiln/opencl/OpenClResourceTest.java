@@ -3,6 +3,8 @@ package dev.kiln.opencl;
 import dev.kiln.kernels.Args;
 import dev.kiln.kernels.DType;
 import dev.kiln.kernels.desc.Arg;
+import dev.kiln.kernels.desc.ConvDesc;
+import dev.kiln.kernels.desc.NormDesc;
 import dev.kiln.kernels.desc.GemmDesc;
 import dev.kiln.kernels.desc.ReduceDesc;
 import dev.kiln.kernels.desc.ReduceOp;
@@ -55,6 +57,19 @@ class OpenClResourceTest {
         var dst = device.allocate(DType.F32, m * n);
         open.execute(device.defaultStream(), Args.of(Arg.SRC, dc, Arg.DST, dst));
         assertTrue(ClLive.live() - before >= 8, "context, 2 queues, 2 programs, 1 kernel, 4 buffers live: " + ClLive.summary());
+        // Multi-kernel plans: im2col + GEMM + bias with its scratch buffer left open (the device must release
+        // both), and a layer-norm backward (two kernels) closed by hand, which must give back what it took.
+        ConvDesc conv = new ConvDesc(2, 8, 9, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, 0, 0, ConvDesc.ConvPass.FORWARD, true);
+        long beforeConv = ClLive.live(ClLive.Kind.MEM);
+        Plan convPlan = OpenClTesting.firstSupporting(device, conv).plan(conv);
+        assertEquals("opencl-conv-im2col-gemm", convPlan.implementation());
+        assertEquals(beforeConv + 1, ClLive.live(ClLive.Kind.MEM), "the im2col scratch is allocated when planning");
+        NormDesc norm = new NormDesc(NormDesc.NormKind.LAYER, 3, 7, 1, 1e-5, NormDesc.Mode.BACKWARD);
+        long kernelsBefore = ClLive.live(ClLive.Kind.KERNEL);
+        Plan normPlan = OpenClTesting.firstSupporting(device, norm).plan(norm);
+        assertEquals(kernelsBefore + 2, ClLive.live(ClLive.Kind.KERNEL), "norm backward holds two kernels");
+        normPlan.close();
+        assertEquals(kernelsBefore, ClLive.live(ClLive.Kind.KERNEL), "closing the plan released both kernels");
         stream.close();
         da.close();
         device.close();

@@ -19,4 +19,10 @@ final class OpenClTesting {
         for (int i = 1; i < all.size(); i++) all.get(i).close();
         return (OpenClDevice) all.getFirst();
     }
+
+    /** The device's first implementation that supports {@code desc}, as dispatch would pick it. */
+    static dev.kiln.kernels.spi.KernelImpl firstSupporting(OpenClDevice device, dev.kiln.kernels.desc.OpDesc desc) {
+        return device.implementations(desc.kind()).stream().filter(i -> i.supports(desc).ok()).findFirst()
+                .orElseThrow(() -> new AssertionError(desc.opName() + " " + desc.shape() + " unsupported: " + device.supports(desc).reason()));
+    }
 }
