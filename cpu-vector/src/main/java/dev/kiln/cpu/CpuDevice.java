@@ -1,16 +1,22 @@
 package dev.kiln.cpu;
 
+import dev.kiln.cpu.conv.VectorConv;
+import dev.kiln.cpu.conv.VectorPool;
 import dev.kiln.cpu.eltwise.VectorBinary;
 import dev.kiln.cpu.eltwise.VectorUnary;
 import dev.kiln.cpu.gemm.VectorGemm;
+import dev.kiln.cpu.quant.VectorQGemm;
 import dev.kiln.cpu.reduce.VectorReduce;
 import dev.kiln.cpu.reduce.VectorSoftmax;
 import dev.kiln.kernels.DType;
 import dev.kiln.kernels.OpKind;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.BinaryDesc;
+import dev.kiln.kernels.desc.ConvDesc;
 import dev.kiln.kernels.desc.GemmDesc;
 import dev.kiln.kernels.desc.OpDesc;
+import dev.kiln.kernels.desc.PoolDesc;
+import dev.kiln.kernels.desc.QGemmDesc;
 import dev.kiln.kernels.desc.ReduceDesc;
 import dev.kiln.kernels.desc.SoftmaxDesc;
 import dev.kiln.kernels.desc.UnaryDesc;
@@ -61,6 +67,12 @@ public final class CpuDevice implements Device {
                 (w, d, a) -> VectorReduce.run(w, (ReduceDesc) d, a.host(Arg.SRC), a.host(Arg.DST)));
         vector(OpKind.SOFTMAX, "vector-softmax", d -> VectorSoftmax.supports((SoftmaxDesc) d),
                 (w, d, a) -> VectorSoftmax.run(w, (SoftmaxDesc) d, a.host(Arg.SRC), a.host(Arg.DST)));
+        vector(OpKind.CONV, "vector-conv", d -> VectorConv.supports((ConvDesc) d),
+                (w, d, a) -> VectorConv.run(w, (ConvDesc) d, a));
+        vector(OpKind.POOL, "vector-pool", d -> VectorPool.supports((PoolDesc) d),
+                (w, d, a) -> VectorPool.run(w, (PoolDesc) d, a));
+        vector(OpKind.QGEMM, "vector-qgemm", d -> VectorQGemm.supports((QGemmDesc) d),
+                (w, d, a) -> VectorQGemm.run(w, (QGemmDesc) d, a));
         for (OpKind kind : OpKind.values()) {
             List<KernelImpl> list = new ArrayList<>(impls.getOrDefault(kind, List.of()));
             list.add(RefKernels.impl(kind));

@@ -32,7 +32,8 @@ abstract class ForcedParityTest extends ParityTestBase {
     int threads() { return 0; }
 
     @Override protected Set<OpKind> kinds() {
-        return EnumSet.of(OpKind.GEMM, OpKind.UNARY, OpKind.BINARY, OpKind.REDUCE, OpKind.SOFTMAX);
+        return EnumSet.of(OpKind.GEMM, OpKind.UNARY, OpKind.BINARY, OpKind.REDUCE, OpKind.SOFTMAX, OpKind.CONV, OpKind.POOL,
+                OpKind.QGEMM);
     }
 
     /** Fewer cases than the default suite: these runs repeat it under other settings. */

@@ -1,5 +1,6 @@
 package dev.kiln.cpu.reduce;
 
+import dev.kiln.cpu.Lanes;
 import dev.kiln.cpu.CpuThreads;
 import dev.kiln.cpu.Width;
 import dev.kiln.kernels.desc.ReduceDesc;
@@ -62,7 +63,7 @@ public final class VectorReduce {
             s3 = s3.add(FloatVector.fromMemorySegment(s, src, off + 12L * l, NATIVE));
         }
         for (; i <= len - l; i += l) s0 = s0.add(FloatVector.fromMemorySegment(s, src, (from + i) * 4, NATIVE));
-        float total = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        float total = Lanes.sum(s0.add(s1).add(s2.add(s3)));
         for (; i < len; i++) total += src.getAtIndex(F, from + i);
         return total;
     }

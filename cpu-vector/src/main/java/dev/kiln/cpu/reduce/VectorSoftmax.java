@@ -1,5 +1,6 @@
 package dev.kiln.cpu.reduce;
 
+import dev.kiln.cpu.Lanes;
 import dev.kiln.cpu.CpuThreads;
 import dev.kiln.cpu.Width;
 import dev.kiln.kernels.desc.Pass;
@@ -55,7 +56,7 @@ public final class VectorSoftmax {
             acc0 = acc0.add(e0);
             acc1 = acc1.add(e1);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(acc0.add(acc1));
         for (; i < len; i++) {
             float e = (float) Math.exp(src.getAtIndex(F, from + i) - max);
             if (!log) dst.setAtIndex(F, from + i, e);

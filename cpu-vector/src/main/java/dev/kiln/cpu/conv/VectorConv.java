@@ -1,0 +1,210 @@
+package dev.kiln.cpu.conv;
+
+import dev.kiln.cpu.Lanes;
+import dev.kiln.cpu.CpuThreads;
+import dev.kiln.cpu.Width;
+import dev.kiln.kernels.Args;
+import dev.kiln.kernels.desc.Arg;
+import dev.kiln.kernels.desc.ConvDesc;
+import dev.kiln.kernels.spi.Support;
+import jdk.incubator.vector.FloatVector;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Convolution, every pass, regular and transposed, as im2col + GEMM ({@link ConvGeom} for the phrasing,
+ * {@link ConvGemm} for the product); depthwise convolutions go to {@link VectorDepthwise}. The three maps:
+ * <ul>
+ * <li>fwd (Y from X): per (image, group, block of output columns) task, im2col of the block into
+ *     per-thread scratch, packed, multiplied by the weights packed once per call; bias in the epilogue.</li>
+ * <li>data (X from Y): per (image, group) task, col = W_g^T . Y_g block by block, scattered (added) into
+ *     X_g, which the task owns and zeroes first.</li>
+ * <li>weights (W from X, Y): per (group, block of weight columns) task, the sum over images of
+ *     Y_g . col^T in image order, so the reduction order is fixed for any thread count.</li>
+ * </ul>
+ * Regular: FORWARD = fwd, BACKWARD_DATA = data. Transposed: FORWARD = data (+ bias over k), BACKWARD_DATA
+ * = fwd. BACKWARD_WEIGHTS = weights either way. Accumulation is f32 (FMA) in chunks of {@link ConvGemm#KC}.
+ * Every task and block is a function of the descriptor and the vector width only: results are bit-identical
+ * for any number of threads.
+ */
+public final class VectorConv {
+    private VectorConv() {}
+
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    /** Target floats of one im2col block: col and its packed copy, 512 KiB together, stay within a 1 MiB L2. */
+    private static final int BLOCK_FLOATS = 64 * 1024;
+    /** Weight-gradient column blocks per group: enough tasks for a few cores without repeating much packing. */
+    private static final int WEIGHT_BLOCKS = 4;
+
+    /** Every descriptor the reference takes (f32 NCHW, all passes, regular and transposed). */
+    public static Support supports(ConvDesc d) {
+        long col = (long) (d.transposed() ? d.k() / d.groups() : d.c() / d.groups()) * d.r() * d.s();
+        if (col * Math.max((long) d.h() * d.w(), (long) d.p() * d.q()) > Integer.MAX_VALUE / 2)
+            return Support.no("conv: one image's im2col (" + col + " rows) exceeds the scratch limit");
+        return Support.YES;
+    }
+
+    /** Per-thread buffers, grown on demand and kept: no allocation per call once warm. */
+    static final class Scratch {
+        float[] col = new float[0], bp = new float[0], ap = new float[0], acc = new float[0], tile = new float[0];
+        MemorySegment colSeg = MemorySegment.ofArray(col), accSeg = MemorySegment.ofArray(acc);
+
+        Scratch ensure(int colFloats, int bpFloats, int apFloats, int accFloats, int tileFloats) {
+            if (col.length < colFloats) colSeg = MemorySegment.ofArray(col = new float[colFloats]);
+            if (bp.length < bpFloats) bp = new float[bpFloats];
+            if (ap.length < apFloats) ap = new float[apFloats];
+            if (acc.length < accFloats) accSeg = MemorySegment.ofArray(acc = new float[accFloats]);
+            if (tile.length < tileFloats) tile = new float[tileFloats];
+            return this;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+    /** The packed weights of one call, on the calling thread (tasks only read them). */
+    private static final ThreadLocal<float[][]> PACKED_W = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
+
+    public static void run(Width w, ConvDesc d, Args a) {
+        if (VectorDepthwise.supports(d)) {
+            VectorDepthwise.run(w, d, a);
+            return;
+        }
+        ConvGeom g = ConvGeom.of(d);
+        boolean t = d.transposed();
+        switch (d.pass()) {
+            case FORWARD -> {
+                MemorySegment bias = d.bias() ? a.host(Arg.BIAS) : null;
+                if (t) data(w, g, a.host(Arg.SRC), a.host(Arg.WEIGHTS), a.host(Arg.DST), bias);
+                else fwd(w, g, a.host(Arg.SRC), a.host(Arg.WEIGHTS), a.host(Arg.DST), bias);
+            }
+            case BACKWARD_DATA -> {
+                if (t) fwd(w, g, a.host(Arg.DIFF_DST), a.host(Arg.WEIGHTS), a.host(Arg.DIFF_SRC), null);
+                else data(w, g, a.host(Arg.DIFF_DST), a.host(Arg.WEIGHTS), a.host(Arg.DIFF_SRC), null);
+            }
+            case BACKWARD_WEIGHTS -> {
+                MemorySegment dy = a.host(Arg.DIFF_DST), src = a.host(Arg.SRC);
+                if (t) weights(w, g, dy, src, a.host(Arg.DIFF_WEIGHTS));
+                else weights(w, g, src, dy, a.host(Arg.DIFF_WEIGHTS));
+                if (d.bias()) biasGrad(w, d.n(), d.k(), d.p() * d.q(), dy, a.host(Arg.DIFF_BIAS));
+            }
+        }
+    }
+
+    /** Columns per im2col block: a multiple of nr near BLOCK_FLOATS / kdim, at most the whole plane. */
+    private static int block(int kdim, int plane, int nr) {
+        int nc = Math.max(nr, BLOCK_FLOATS / Math.max(1, kdim) / nr * nr);
+        return Math.min(nc, Math.ceilDiv(plane, nr) * nr);
+    }
+
+    private static float[] packedWeights(int floats) {
+        float[][] holder = PACKED_W.get();
+        if (holder[0].length < floats) holder[0] = new float[floats];
+        return holder[0];
+    }
+
+    /** Y = fwd(X, W) (+ bias per Y channel). */
+    static void fwd(Width w, ConvGeom g, MemorySegment x, MemorySegment wt, MemorySegment y, MemorySegment bias) {
+        int kdim = g.kdim(), cyg = g.cyg(), plane = g.yPlane(), nr = ConvGemm.nr(w);
+        int aStride = ConvGemm.packedA(cyg, kdim);
+        float[] ap = packedWeights(aStride * g.groups());
+        for (int grp = 0; grp < g.groups(); grp++)
+            ConvGemm.packA(wt, (long) grp * cyg * kdim, kdim, false, cyg, kdim, ap, grp * aStride);
+        int nc = block(kdim, plane, nr), blocks = Math.ceilDiv(plane, nc), perImage = g.groups() * blocks;
+        CpuThreads.parallelFor(g.n() * perImage, task -> {
+            int b = task / perImage, grp = task % perImage / blocks, j0 = task % blocks * nc, cols = Math.min(nc, plane - j0);
+            Scratch s = SCRATCH.get().ensure(kdim * nc, ConvGemm.packedB(kdim, nc, nr), 0, 0, ConvGemm.MR * nr);
+            g.im2col(x, g.xBase(b, grp), j0, cols, s.col);
+            ConvGemm.packB(w, s.colSeg, 0, cols, kdim, cols, s.bp);
+            long yb = g.yBase(b, grp);
+            ConvGemm.multiply(w, cyg, cols, kdim, ap, grp * aStride, s.bp, y, yb + j0, plane, false, s.tile);
+            if (bias != null)
+                for (int o = 0; o < cyg; o++)
+                    addScalar(w, y, yb + (long) o * plane + j0, cols, bias.getAtIndex(F, (long) grp * cyg + o));
+        });
+    }
+
+    /** X = data(Y, W) (+ bias per X channel: the transposed forward). */
+    static void data(Width w, ConvGeom g, MemorySegment y, MemorySegment wt, MemorySegment x, MemorySegment bias) {
+        int kdim = g.kdim(), cyg = g.cyg(), plane = g.yPlane(), nr = ConvGemm.nr(w);
+        int aStride = ConvGemm.packedA(kdim, cyg);
+        float[] ap = packedWeights(aStride * g.groups());
+        for (int grp = 0; grp < g.groups(); grp++) // W_g^T: element (crs, o) at o*kdim + crs
+            ConvGemm.packA(wt, (long) grp * cyg * kdim, kdim, true, kdim, cyg, ap, grp * aStride);
+        int nc = block(kdim, plane, nr), cxg = g.cxg(), xPlane = g.xPlane();
+        CpuThreads.parallelFor(g.n() * g.groups(), task -> {
+            int b = task / g.groups(), grp = task % g.groups();
+            Scratch s = SCRATCH.get().ensure(kdim * nc, ConvGemm.packedB(cyg, nc, nr), 0, 0, ConvGemm.MR * nr);
+            long xb = g.xBase(b, grp), yb = g.yBase(b, grp);
+            x.asSlice(xb * 4, (long) cxg * xPlane * 4).fill((byte) 0);
+            for (int j0 = 0; j0 < plane; j0 += nc) {
+                int cols = Math.min(nc, plane - j0);
+                ConvGemm.packB(w, y, yb + j0, plane, cyg, cols, s.bp);
+                ConvGemm.multiply(w, kdim, cols, cyg, ap, grp * aStride, s.bp, s.colSeg, 0, cols, false, s.tile);
+                g.col2imAdd(w, s.col, j0, cols, x, xb);
+            }
+            if (bias != null)
+                for (int ci = 0; ci < cxg; ci++)
+                    addScalar(w, x, xb + (long) ci * xPlane, xPlane, bias.getAtIndex(F, (long) grp * cxg + ci));
+        });
+    }
+
+    /**
+     * W = weights(X, Y): per group, sum over images of Y_g . col^T, images in order. Tasks split the weight
+     * columns (and, when that gives fewer than WEIGHT_BLOCKS tasks, the output channels), never the images.
+     */
+    static void weights(Width w, ConvGeom g, MemorySegment x, MemorySegment y, MemorySegment dw) {
+        int kdim = g.kdim(), cyg = g.cyg(), plane = g.yPlane(), nr = ConvGemm.nr(w);
+        int kb = Math.max(nr, Math.ceilDiv(Math.ceilDiv(kdim, WEIGHT_BLOCKS), nr) * nr), kBlocks = Math.ceilDiv(kdim, kb);
+        int mSplit = Math.min(Math.ceilDiv(cyg, ConvGemm.MR), Math.ceilDiv(WEIGHT_BLOCKS, g.groups() * kBlocks));
+        int mb = Math.ceilDiv(Math.ceilDiv(cyg, mSplit), ConvGemm.MR) * ConvGemm.MR, mBlocks = Math.ceilDiv(cyg, mb);
+        int perGroup = kBlocks * mBlocks;
+        CpuThreads.parallelFor(g.groups() * perGroup, task -> {
+            int grp = task / perGroup, k0 = task % perGroup / mBlocks * kb, o0 = task % mBlocks * mb;
+            int cols = Math.min(kb, kdim - k0), rows = Math.min(mb, cyg - o0);
+            Scratch s = SCRATCH.get().ensure(0, ConvGemm.packedB(plane, kb, nr), ConvGemm.packedA(mb, plane), mb * cols,
+                    ConvGemm.MR * nr);
+            for (int b = 0; b < g.n(); b++) {
+                ConvGemm.packA(y, g.yBase(b, grp) + (long) o0 * plane, plane, false, rows, plane, s.ap, 0);
+                g.im2colPackedT(x, g.xBase(b, grp), k0, cols, nr, s.bp);
+                ConvGemm.multiply(w, rows, cols, plane, s.ap, 0, s.bp, s.accSeg, 0, cols, b > 0, s.tile);
+            }
+            for (int o = 0; o < rows; o++)
+                MemorySegment.copy(s.acc, o * cols, dw, F, ((long) (grp * cyg + o0 + o) * kdim + k0) * 4, cols);
+        });
+    }
+
+    /** DIFF_BIAS[ch] = sum over images and the plane of dy; per channel, images in order. */
+    static void biasGrad(Width w, int n, int k, int plane, MemorySegment dy, MemorySegment db) {
+        CpuThreads.parallelFor(k, ch -> {
+            double sum = 0;
+            for (int b = 0; b < n; b++) sum += sum(w, dy, ((long) b * k + ch) * plane, plane);
+            db.setAtIndex(F, ch, (float) sum);
+        });
+    }
+
+    /** The sum of count floats from element {@code at}, in vector lanes then a scalar tail. */
+    static float sum(Width w, MemorySegment seg, long at, int count) {
+        var sp = w.floats();
+        int l = sp.length(), i = 0;
+        FloatVector acc = FloatVector.zero(sp);
+        for (; i <= count - l; i += l) acc = acc.add(FloatVector.fromMemorySegment(sp, seg, (at + i) * 4, NATIVE));
+        float s = Lanes.sum(acc);
+        for (; i < count; i++) s += seg.getAtIndex(F, at + i);
+        return s;
+    }
+
+
+    /** seg[at .. at+count) += v. */
+    static void addScalar(Width w, MemorySegment seg, long at, int count, float v) {
+        var sp = w.floats();
+        int l = sp.length(), i = 0;
+        FloatVector bv = FloatVector.broadcast(sp, v);
+        for (; i <= count - l; i += l) {
+            long off = (at + i) * 4;
+            FloatVector.fromMemorySegment(sp, seg, off, NATIVE).add(bv).intoMemorySegment(seg, off, NATIVE);
+        }
+        for (; i < count; i++) seg.setAtIndex(F, at + i, seg.getAtIndex(F, at + i) + v);
+    }
+}

@@ -1,0 +1,92 @@
+package dev.kiln.cpu.conv;
+
+import dev.kiln.cpu.CpuDevice;
+import dev.kiln.cpu.VectorSupport;
+import dev.kiln.cpu.Width;
+import dev.kiln.kernels.OpKind;
+import dev.kiln.kernels.desc.ConvDesc;
+import dev.kiln.kernels.desc.ConvDesc.ConvPass;
+import dev.kiln.kernels.desc.OpDesc;
+import dev.kiln.kernels.desc.Pass;
+import dev.kiln.kernels.desc.PoolDesc;
+import dev.kiln.kernels.desc.PoolDesc.PoolKind;
+import dev.kiln.kernels.spi.KernelImpl;
+import dev.kiln.kernels.verify.Parity;
+import dev.kiln.kernels.verify.ParityResult;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Every harness case of CONV and POOL, plus larger convolutions (the Fashion-MNIST CNN's layers at a small
+ * batch, strided, dilated, grouped and transposed shapes with many channels, depthwise with a multiplier),
+ * through the conv-package kernels at the hardware's vector width (subclasses: forced widths), against the
+ * reference.
+ */
+class ConvParityTest {
+    static final long SEED = Long.getLong("kiln.parity.seed", 20261123L);
+
+    /** Larger shapes than the harness's: several k chunks, several column blocks, edge tiles. */
+    static List<ConvDesc> extraConvs() {
+        List<ConvDesc> base = List.of(
+                ConvDesc.conv2d(2, 1, 28, 28, 32, 5, 5, 1, 2),    // CNN conv1, batch 2
+                ConvDesc.conv2d(2, 32, 14, 14, 64, 5, 5, 1, 2),   // CNN conv2, batch 2
+                ConvDesc.conv2d(1, 19, 23, 21, 13, 3, 3, 2, 1).withDilation(2, 1),
+                ConvDesc.conv2d(2, 12, 11, 9, 18, 3, 3, 1, 1).withGroups(3),
+                ConvDesc.conv2d(2, 8, 15, 17, 24, 3, 3, 1, 1).withGroups(8),   // depthwise, multiplier 3
+                ConvDesc.conv2d(2, 10, 9, 9, 7, 4, 4, 2, 1).asTransposed(1, 0),
+                ConvDesc.conv1d(3, 40, 70, 24, 5, 1, 2, 1, 1));
+        List<ConvDesc> list = new ArrayList<>();
+        for (ConvDesc d : base)
+            for (ConvPass pass : ConvPass.values()) list.add(d.withPass(pass).withBias(pass != ConvPass.BACKWARD_DATA));
+        return list;
+    }
+
+    /** The width under test: the hardware's here; subclasses force narrower ones (each class has its own JVM). */
+    Width width() {
+        Assumptions.assumeTrue(VectorSupport.status().ok(), () -> "vector kernels off: " + VectorSupport.status().reason());
+        return VectorSupport.width();
+    }
+
+    /** A forced width, skipped where the hardware is narrower (the Vector API would emulate it). */
+    static Width forced(int bits) {
+        Assumptions.assumeTrue(VectorSupport.status().ok(), () -> "vector kernels off: " + VectorSupport.status().reason());
+        Assumptions.assumeTrue(bits <= VectorSupport.hardwareBits(),
+                () -> bits + "-bit vectors forced, but the hardware's widest are " + VectorSupport.hardwareBits() + " bits");
+        return Width.of(bits);
+    }
+
+    @TestFactory Stream<DynamicTest> harnessAndLargerCases() {
+        Width w = width();
+        CpuDevice device = new CpuDevice();
+        List<DynamicTest> tests = new ArrayList<>();
+        add(tests, device, ConvImpls.conv(w), Parity.cases(OpKind.CONV, 0), 0);
+        add(tests, device, ConvImpls.pool(w), Parity.cases(OpKind.POOL, 0), 500);
+        add(tests, device, ConvImpls.conv(w), new ArrayList<>(extraConvs()), 900);
+        List<PoolDesc> pools = new ArrayList<>(); // the unrolled 2x2 path: the CNN's pool, odd sizes, stride 1
+        for (PoolKind kind : PoolKind.values())
+            for (Pass pass : Pass.values()) {
+                pools.add(PoolDesc.of(kind, 2, 3, 28, 27, 2, 2, 0).withPass(pass));
+                pools.add(PoolDesc.of(kind, 1, 2, 9, 11, 2, 1, 0).withPass(pass));
+            }
+        add(tests, device, ConvImpls.pool(w), pools, 1900);
+        return tests.stream();
+    }
+
+    static void add(List<DynamicTest> tests, CpuDevice device, KernelImpl impl, List<? extends OpDesc> cases, int offset) {
+        for (int i = 0; i < cases.size(); i++) {
+            OpDesc d = cases.get(i);
+            long seed = SEED + offset + i;
+            tests.add(DynamicTest.dynamicTest(impl.name() + " " + d.opName() + " " + d.shape(), () -> {
+                ParityResult r = Parity.check(device, impl, d, seed);
+                assertEquals(ParityResult.Status.PASSED, r.status(), r.message());
+            }));
+        }
+    }
+}
