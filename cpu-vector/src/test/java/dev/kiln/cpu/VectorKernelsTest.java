@@ -80,6 +80,35 @@ class VectorKernelsTest {
         cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 5, 3, 0, 1, 0.5).withEpilogue(true, Activation.RELU));
         cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 1, 1, 1, 1, 0).withEpilogue(true, Activation.GELU));
         cases.add(GemmDesc.of(DType.F32, Transpose.T, Transpose.N, 97, 47, 600, 1, 0).withEpilogue(true, Activation.SIGMOID));
+        // m > 2 mc, n > 2 nc, k > 2 kc at the cache-derived block sizes (mc <= 192, nc = 512, kc <= 512 here)
+        cases.add(GemmDesc.of(DType.F32, Transpose.T, Transpose.T, 401, 1100, 1030, 1, 0.5));
+        return checks(cases);
+    }
+
+    /**
+     * GEMV shapes (n == 1 and m == 1, the dedicated kernel) in all transposes: several 256-row dot chunks plus
+     * 1-3 leftover rows, several 512-column axpy strips plus a column tail, k with a vector and a scalar tail,
+     * leading dims, batches, beta and epilogues.
+     */
+    @TestFactory Stream<DynamicTest> gemvBothOrientations() {
+        List<OpDesc> cases = new ArrayList<>();
+        int i = 0;
+        for (Transpose ta : Transpose.values())
+            for (Transpose tb : Transpose.values()) {
+                GemmDesc col = GemmDesc.of(DType.F32, ta, tb, 517 + 2 * i, 1, 431 + i, i % 2 == 0 ? 1 : -0.5, i < 2 ? 0 : 0.75);
+                GemmDesc row = GemmDesc.of(DType.F32, ta, tb, 1, 1100 + 3 * i, 37 + i, 1, i % 2 == 0 ? 0 : 0.5);
+                if (i == 1) col = col.withLeadingDims(col.lda() + 3, col.ldb() + 1, col.ldc() + 2);
+                if (i == 1) row = row.withLeadingDims(row.lda() + 2, row.ldb() + 5, row.ldc() + 1);
+                if (i == 2) col = col.withEpilogue(true, Activation.RELU);
+                if (i == 2) row = row.withEpilogue(true, Activation.GELU);
+                if (i == 3) col = col.withBatch(3, (long) col.rowsA() * col.lda() + 5, 0, (long) col.m() * col.ldc() + 1);
+                if (i == 3) row = row.withBatch(2, 0, (long) row.k() * row.n() + 3, (long) row.n() + 7).withEpilogue(false, Activation.TANH);
+                cases.add(col);
+                cases.add(row);
+                i++;
+            }
+        cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 3, 1, 0, 1, 0.5).withEpilogue(true, Activation.SILU));
+        cases.add(GemmDesc.of(DType.F64, Transpose.N, Transpose.N, 70, 1, 45, 1, 0));
         return checks(cases);
     }
 

@@ -1,7 +1,7 @@
 package dev.kiln.cpu.conv;
 
-import dev.kiln.cpu.Lanes;
 import dev.kiln.cpu.CpuThreads;
+import dev.kiln.cpu.Lanes;
 import dev.kiln.cpu.Width;
 import dev.kiln.kernels.Args;
 import dev.kiln.kernels.desc.Arg;

@@ -1,13 +1,13 @@
 package dev.kiln.cpu.conv;
 
-import dev.kiln.cpu.Lanes;
 import dev.kiln.cpu.CpuThreads;
+import dev.kiln.cpu.Lanes;
 import dev.kiln.cpu.Width;
 import dev.kiln.kernels.Args;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.Pass;
-import dev.kiln.kernels.desc.PoolDesc;
 import dev.kiln.kernels.desc.PoolDesc.PoolKind;
+import dev.kiln.kernels.desc.PoolDesc;
 import dev.kiln.kernels.spi.Support;
 import jdk.incubator.vector.FloatVector;
 

@@ -18,7 +18,8 @@ import java.lang.foreign.MemorySegment;
  * of A into thread-local scratch, then runs the microkernel over nr-wide slivers of B (outer) and
  * mr-high slivers of A (inner). The block grid and the k panels do not depend on the thread count, so
  * results are bit-identical for any number of threads. Accumulation is in the dtype (FMA), per k panel;
- * bias and activation are applied after the last.
+ * bias and activation are applied after the last. f32 GEMVs (n == 1 or m == 1) go to {@link GemmGemv}, which
+ * reads the matrix once without packing.
  */
 public final class VectorGemm {
     private VectorGemm() {}
@@ -47,7 +48,11 @@ public final class VectorGemm {
     public static void run(Width w, GemmDesc d, MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment bias) {
         if (d.m() == 0 || d.n() == 0) return;
         boolean f64 = d.dtype() == DType.F64;
-        GemmBlocking g = GemmBlocking.forLanes(f64 ? w.doubles().length() : w.floats().length());
+        if (!f64 && GemmGemv.applies(d)) { // memory-bound: read the matrix once, no packing
+            GemmGemv.run(w, d, a, b, c, bias);
+            return;
+        }
+        GemmBlocking g = GemmBlocking.forLanes(f64 ? w.doubles().length() : w.floats().length(), f64 ? 8 : 4);
         int tilesM = Math.ceilDiv(d.m(), g.mc()), tilesN = Math.ceilDiv(d.n(), g.nc());
         int perBatch = tilesM * tilesN;
         CpuThreads.parallelFor(Math.multiplyExact(d.batch(), perBatch), t -> {
@@ -73,7 +78,8 @@ public final class VectorGemm {
             for (int jr = 0; jr < nc; jr += nr) {
                 int cols = Math.min(nr, nc - jr);
                 for (int ir = 0; ir < mc; ir += mr) {
-                    GemmMicro.kernel(w, kc, s.a, ir * kc, s.b, jr * kc, s.tile);
+                    if (mr == GemmBlocking.MR_WIDE) GemmMicro.kernel12(w, kc, s.a, ir * kc, s.b, jr * kc, s.tile);
+                    else GemmMicro.kernel(w, kc, s.a, ir * kc, s.b, jr * kc, s.tile);
                     GemmMicro.writeBack(w, s.tile, nr, c, baseC + (long) ir * d.ldc() + jr, d.ldc(),
                             Math.min(mr, mc - ir), cols, alpha, beta, first);
                 }

@@ -1,7 +1,7 @@
 package dev.kiln.cpu.quant;
 
-import dev.kiln.cpu.Lanes;
 import dev.kiln.cpu.CpuThreads;
+import dev.kiln.cpu.Lanes;
 import dev.kiln.cpu.Width;
 import dev.kiln.kernels.desc.QGemmDesc;
 import dev.kiln.kernels.ref.RefQGemm;

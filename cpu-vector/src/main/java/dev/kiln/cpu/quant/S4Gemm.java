@@ -1,7 +1,7 @@
 package dev.kiln.cpu.quant;
 
-import dev.kiln.cpu.Lanes;
 import dev.kiln.cpu.CpuThreads;
+import dev.kiln.cpu.Lanes;
 import dev.kiln.cpu.Width;
 import dev.kiln.cpu.gemm.VectorGemm;
 import dev.kiln.kernels.DType;
