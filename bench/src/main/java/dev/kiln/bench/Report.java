@@ -1,5 +1,7 @@
 package dev.kiln.bench;
 
+import dev.kiln.kernels.io.Json;
+
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -40,14 +42,14 @@ public final class Report {
         for (int i = 0; i < rows.size(); i++) {
             BenchRow r = rows.get(i);
             sb.append(i == 0 ? "\n  {" : ",\n  {")
-                    .append("\"op\": ").append(str(r.op()))
-                    .append(", \"backend\": ").append(str(r.backend()))
+                    .append("\"op\": ").append(Json.quote(r.op()))
+                    .append(", \"backend\": ").append(Json.quote(r.backend()))
                     .append(", \"m\": ").append(r.m())
                     .append(", \"n\": ").append(r.n())
                     .append(", \"k\": ").append(r.k())
                     .append(", \"threads\": ").append(r.threads())
                     .append(", \"gflops\": ").append(num(r.gflops()))
-                    .append(", \"peer\": ").append(r.peer() == null ? "null" : str(r.peer()))
+                    .append(", \"peer\": ").append(r.peer() == null ? "null" : Json.quote(r.peer()))
                     .append(", \"peer_gflops\": ").append(num(r.peerGflops()))
                     .append(", \"ratio\": ").append(num(r.ratio()))
                     .append('}');
@@ -63,19 +65,5 @@ public final class Report {
 
     private static String num(double v) {
         return Double.isFinite(v) ? String.format(Locale.ROOT, "%.4f", v) : "null";
-    }
-
-    private static String str(String s) {
-        StringBuilder sb = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                default -> {
-                    if (c < 0x20) sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c)); else sb.append(c);
-                }
-            }
-        }
-        return sb.append('"').toString();
     }
 }

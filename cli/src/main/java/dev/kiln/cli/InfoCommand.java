@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import dev.kiln.dispatch.BackendStatus;
 import dev.kiln.dispatch.Dispatch;
+import dev.kiln.kernels.io.Json;
 import dev.kiln.kernels.spi.Device;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import dev.kiln.kernels.io.Json;
 import dev.kiln.nn.Profiler;
 import dev.kiln.nn.train.EpochMetrics;
 import org.knowm.xchart.BitmapEncoder;

@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.kernels.io.Json;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;

@@ -1,5 +1,6 @@
 package dev.kiln.nn.io;
 
+import dev.kiln.kernels.io.Json;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -125,8 +126,8 @@ public final class SafeTensors {
         }
         Object root;
         try {
-            root = Json.parse(header);
-        } catch (Json.SyntaxError e) {
+            root = JsonReader.parse(header);
+        } catch (JsonReader.SyntaxError e) {
             long at = 8 + header.substring(0, e.position).getBytes(StandardCharsets.UTF_8).length;
             throw new IOException(where + ": bad JSON header at byte " + at + ": " + e.getMessage(), e);
         }

@@ -1,19 +1,19 @@
-package dev.kiln.cli;
+package dev.kiln.kernels.io;
 
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A minimal JSON writer for the CLI's machine-readable output. Values are {@link Map} (keys written with
+ * A minimal JSON writer for machine-readable output (kiln info --json, bench rows, checkpoint headers). Values are {@link Map} (keys written with
  * {@code String.valueOf}, in the map's iteration order, so pass a {@link java.util.LinkedHashMap}),
  * {@link List}, {@link CharSequence}, {@link Number}, {@link Boolean} and null. Non-finite numbers have no
  * JSON form and are written as null.
  */
-final class Json {
+public final class Json {
     private Json() {}
 
-    static String write(Object value) {
+    public static String write(Object value) {
         StringBuilder sb = new StringBuilder();
         append(sb, value);
         return sb.toString();
@@ -49,6 +49,13 @@ final class Json {
             }
             default -> throw new IllegalArgumentException("json: cannot write a " + value.getClass().getName());
         }
+    }
+
+    /** {@code s} as a JSON string literal. */
+    public static String quote(CharSequence s) {
+        StringBuilder sb = new StringBuilder(s.length() + 2);
+        string(sb, s);
+        return sb.toString();
     }
 
     private static void string(StringBuilder sb, CharSequence s) {

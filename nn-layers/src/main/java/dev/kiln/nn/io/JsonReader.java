@@ -9,7 +9,7 @@ import java.util.Map;
  * The small part of JSON a safetensors header needs: objects (as ordered maps), arrays (lists), strings,
  * integers (longs), other numbers (doubles), true, false and null. Errors carry the character position.
  */
-final class Json {
+final class JsonReader {
     /** A syntax error at character {@code position} of the text. */
     static final class SyntaxError extends Exception {
         final int position;
@@ -23,35 +23,15 @@ final class Json {
     private final String text;
     private int at;
 
-    private Json(String text) { this.text = text; }
+    private JsonReader(String text) { this.text = text; }
 
     /** Parses one JSON value that must make up the whole text (surrounding whitespace allowed). */
     static Object parse(String text) throws SyntaxError {
-        Json p = new Json(text);
+        JsonReader p = new JsonReader(text);
         Object v = p.value(0);
         p.skipSpace();
         if (p.at != text.length()) throw p.error("unexpected " + p.describe() + " after the value");
         return v;
-    }
-
-    /** {@code s} as a JSON string literal. */
-    static String quote(String s) {
-        StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
-                    else sb.append(c);
-                }
-            }
-        }
-        return sb.append('"').toString();
     }
 
     private Object value(int depth) throws SyntaxError {
@@ -88,7 +68,7 @@ final class Json {
             String key = string();
             skipSpace();
             expect(':');
-            if (map.containsKey(key)) throw new SyntaxError(keyAt, "duplicate key " + quote(key));
+            if (map.containsKey(key)) throw new SyntaxError(keyAt, "duplicate key " + dev.kiln.kernels.io.Json.quote(key));
             map.put(key, value(depth + 1));
             skipSpace();
             if (peek() == ',') {
