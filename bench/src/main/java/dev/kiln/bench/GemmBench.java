@@ -162,12 +162,15 @@ public final class GemmBench {
                 ops.shape().m(), ops.shape().n(), ops.shape().k());
         for (var e : devices.entrySet()) {
             try (GemmRunner runner = GemmRunner.kiln(e.getKey(), e.getValue(), ops)) {
-                long start = System.nanoTime(), end = start + (long) (cfg.warmupSeconds() * 1e9), last;
+                // The best call, not the last: one call slowed by a busy machine (or a driver compiling
+                // device code) must not predict every later size as too slow to run.
+                long start = System.nanoTime(), end = start + (long) (cfg.warmupSeconds() * 1e9), best = Long.MAX_VALUE;
                 do {
-                    last = System.nanoTime();
+                    long t0 = System.nanoTime();
                     runner.run();
+                    best = Math.min(best, System.nanoTime() - t0);
                 } while (System.nanoTime() < end);
-                rates.put(e.getKey(), runner.flops() / Math.max(1, System.nanoTime() - last)); // flop/ns = GFLOP/s
+                rates.put(e.getKey(), runner.flops() / Math.max(1, best)); // flop/ns = GFLOP/s
             } catch (Backends.Unavailable x) {
                 out.println("# warm-up skipped for " + e.getKey() + ": " + x.getMessage());
             }

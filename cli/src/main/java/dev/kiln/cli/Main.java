@@ -28,6 +28,8 @@ import java.util.concurrent.Callable;
                   "          e.g. ./kiln test -pl kernels",
                   "  jmh     Runs the JMH benchmarks (bench/target/kiln-benchmarks.jar) with",
                   "          JMH's own arguments, e.g. ./kiln jmh GemmBenchmark -p size=1024",
+                  "  gpu-bundle  Writes build/gpu-bundle/: a jlinked Java runtime, the jars and",
+                  "          run-gpu-checks.sh, for a machine with an NVIDIA driver but no JDK",
                   "",
                   "Environment:",
                   "  KILN_BACKEND=cpu|opencl|cuda  force a backend (or -Dkiln.backend)",
