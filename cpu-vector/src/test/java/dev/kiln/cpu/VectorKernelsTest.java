@@ -80,8 +80,11 @@ class VectorKernelsTest {
         cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 5, 3, 0, 1, 0.5).withEpilogue(true, Activation.RELU));
         cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 1, 1, 1, 1, 0).withEpilogue(true, Activation.GELU));
         cases.add(GemmDesc.of(DType.F32, Transpose.T, Transpose.N, 97, 47, 600, 1, 0).withEpilogue(true, Activation.SIGMOID));
-        // m > 2 mc, n > 2 nc, k > 2 kc at the cache-derived block sizes (mc <= 192, nc = 512, kc <= 512 here)
+        // m > mc, n > 2 nc, k > 2 kc at the cache-derived block sizes (mc <= 384, nc = 512, kc <= 512 here)
         cases.add(GemmDesc.of(DType.F32, Transpose.T, Transpose.T, 401, 1100, 1030, 1, 0.5));
+        // the same untransposed (A packed by bulk row copies), with a 5-row edge tile after the 384-row block,
+        // a 6-column edge after 16 64-wide slivers and a 5-deep last k panel
+        cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 389, 1030, 517, 1, 0).withLeadingDims(519, 1031, 1033));
         return checks(cases);
     }
 

@@ -5,34 +5,53 @@ import java.nio.file.Path;
 
 /**
  * Block sizes of the GEMM for one number of lanes and element size (BLIS names): the microkernel computes an
- * {@code mr x nr} tile of C with {@code nr = 2 vectors}. The driver keeps one kc x nr sliver of packed B in
- * L1 while it streams the mr x kc slivers of packed A past it, so {@code kc} is sized for that sliver to
- * take half of L1 (the other half for the A sliver and C); {@code mc x kc} of packed A takes half of L2;
- * {@code nc} is a fixed multiple of nr (it is also the task grid, so it stays moderate for load balance).
+ * {@code mr x nr} tile of C, mr = 6 rows and nr = 2 vectors, or 4 vectors for f32 with 16 lanes
+ * ({@link GemmMicro#kernelWide}: 24 accumulators need the 32 registers of AVX-512). The driver runs A slivers
+ * outer and B slivers inner ({@link VectorGemm}): one mr x kc sliver of packed A stays in L1 while the kc x nc
+ * panel of packed B streams from L2. {@code kc} is L1 over two vectors' bytes (256 for f32 and f64 at 512 bits
+ * with 32 KB L1: the A sliver takes 6 KB, the B panel half of a 1 MB L2; on Zen 4 256 beat 128 by 5-10% and
+ * matched 384), since fewer, longer k panels mean fewer passes of C through the write-back. {@code mc x kc} of
+ * packed A takes half of L2, up to {@link #MAX_MC} rows: B is packed once per task, so a taller block packs it
+ * less often (384 beat 192 by about 10% at 1024^3 and 2048^3); {@link #fitTasks} lowers mc again for problems
+ * that would otherwise give too few tasks. {@code nc} is a fixed multiple of nr.
  * {@code mc} is a multiple of mr and {@code nc} of nr, so block edges fall on tile edges and partial tiles
- * only occur at the matrix edge. Cache sizes are read once from sysfs (Linux; 32 KB L1 and 1 MB L2
+ * only occur at the matrix edge. Only kc changes the order of the sum over k, and no size depends on the
+ * thread count. Cache sizes are read once from sysfs (Linux; 32 KB L1 and 1 MB L2
  * otherwise); {@code -Dkiln.gemm.kc}, {@code -Dkiln.gemm.mc} and {@code -Dkiln.gemm.nc} override the result.
  */
 record GemmBlocking(int mr, int nr, int kc, int mc, int nc) {
     static final int MR = 6;
-    /** mr of the f32 kernel at 512 bits ({@link GemmMicro#kernel12}). */
-    static final int MR_WIDE = 12;
-    /** Upper bound of mc in tiles: keeps enough mc x nc tasks for two or more threads at n ~ 1000. */
-    private static final int MAX_MC_TILES = 16;
+    /** Upper bound of mc in rows (a multiple of {@link #MR}). */
+    private static final int MAX_MC = 384;
+    /** {@link #fitTasks} lowers mc when a problem has fewer tasks than this, down to {@link #MIN_MC} rows. */
+    private static final int MIN_TASKS = 4, MIN_MC = 48;
 
     private static final long L1 = cacheBytes(1, 32 << 10), L2 = cacheBytes(2, 1 << 20);
 
     static GemmBlocking forLanes(int lanes, int elementBytes) {
-        int nr = 2 * lanes;
-        int mr = elementBytes == 4 && lanes >= 16 ? MR_WIDE : MR; // 12 x 2 vectors needs 32 registers
-        int kc = Integer.getInteger("kiln.gemm.kc", clamp((int) (L1 / 2 / ((long) nr * elementBytes)) & ~7, 64, 512));
-        int mcTiles = clamp((int) (L2 / 2 / ((long) kc * elementBytes) / mr), 4, MAX_MC_TILES);
+        int mr = MR, nr = (elementBytes == 4 && lanes >= 16 ? 4 : 2) * lanes;
+        int kc = Integer.getInteger("kiln.gemm.kc", clamp((int) (L1 / (2L * lanes * elementBytes)) & ~7, 64, 512));
+        int mcTiles = clamp((int) (L2 / 2 / ((long) kc * elementBytes) / mr), 4, MAX_MC / mr);
         int mc = Integer.getInteger("kiln.gemm.mc", mcTiles * mr);
         int nc = Integer.getInteger("kiln.gemm.nc", Math.max(nr, 512 / nr * nr));
         if (kc < 1 || mc < mr || mc % mr != 0 || nc < nr || nc % nr != 0)
             throw new IllegalArgumentException("gemm blocking: need kc >= 1, mc a positive multiple of " + mr + ", nc a positive multiple of "
                     + nr + "; got kc " + kc + ", mc " + mc + ", nc " + nc);
         return new GemmBlocking(mr, nr, kc, mc, nc);
+    }
+
+    /**
+     * This blocking with mc lowered (to a multiple of mr, not below {@link #MIN_MC} rows) when an m x n problem
+     * would give fewer than {@link #MIN_TASKS} blocks: the rows are then cut into about equal blocks, so that
+     * small problems still spread evenly over threads. Depends on the shape only, never on the thread count;
+     * an explicit {@code -Dkiln.gemm.mc} is kept.
+     */
+    GemmBlocking fitTasks(int m, int n) {
+        int tilesN = Math.ceilDiv(n, nc);
+        if (Integer.getInteger("kiln.gemm.mc") != null || (long) Math.ceilDiv(m, mc) * tilesN >= MIN_TASKS) return this;
+        int blocksM = Math.ceilDiv(MIN_TASKS, tilesN);
+        int fit = Math.min(mc, Math.max(Math.ceilDiv(MIN_MC, mr) * mr, Math.ceilDiv(Math.ceilDiv(m, blocksM), mr) * mr));
+        return fit == mc ? this : new GemmBlocking(mr, nr, kc, fit, nc);
     }
 
     private static int clamp(int v, int lo, int hi) { return Math.max(lo, Math.min(hi, v)); }

@@ -11,8 +11,9 @@ import java.nio.ByteOrder;
  * Packing of f32 GEMM operands into contiguous scratch, which is where every transpose combination is
  * handled: the microkernel only ever sees packed panels. Row-major throughout.
  *
- * <p>Packed A: for each sliver of {@code mr} rows, {@code kc} groups of {@code mr} values (row index
- * fastest). Packed B: for each sliver of {@code nr} columns, {@code kc} groups of {@code nr} values.
+ * <p>Packed A: for each sliver of {@code mr} rows, those rows of {@code kc} values one after the other
+ * (k fastest), so that untransposed A packs by bulk copies; the microkernel reads the mr values of one k
+ * step at stride kc. Packed B: for each sliver of {@code nr} columns, {@code kc} groups of {@code nr} values.
  * Rows or columns beyond the matrix edge are zero, so the microkernel always computes full tiles.
  */
 final class GemmPack {
@@ -26,22 +27,19 @@ final class GemmPack {
      * {@code a[base + i*lda + p]} untransposed and {@code a[base + p*lda + i]} transposed.
      */
     static void packA(MemorySegment a, long base, int lda, boolean trans, int i0, int mc, int p0, int kc, int mr, float[] dst) {
+        if (kc == 0) return; // k == 0: nothing to pack, and a bulk copy would still check its offset against A
         for (int ir = 0, sliver = 0; ir < mc; ir += mr, sliver += kc * mr) {
             int rows = Math.min(mr, mc - ir);
-            if (!trans) {
-                for (int r = 0; r < rows; r++) {
-                    long src = base + (long) (i0 + ir + r) * lda + p0;
-                    for (int p = 0, d = sliver + r; p < kc; p++, d += mr) dst[d] = a.getAtIndex(F, src + p);
-                }
+            if (!trans) { // rows of A are rows of the sliver: bulk copies
+                for (int r = 0; r < rows; r++)
+                    MemorySegment.copy(a, F, (base + (long) (i0 + ir + r) * lda + p0) * 4, dst, sliver + r * kc, kc);
             } else {
-                for (int p = 0, d = sliver; p < kc; p++, d += mr) {
+                for (int p = 0; p < kc; p++) {
                     long src = base + (long) (p0 + p) * lda + i0 + ir;
-                    for (int r = 0; r < rows; r++) dst[d + r] = a.getAtIndex(F, src + r);
+                    for (int r = 0, d = sliver + p; r < rows; r++, d += kc) dst[d] = a.getAtIndex(F, src + r);
                 }
             }
-            if (rows < mr) {
-                for (int p = 0, d = sliver; p < kc; p++, d += mr) java.util.Arrays.fill(dst, d + rows, d + mr, 0f);
-            }
+            if (rows < mr) java.util.Arrays.fill(dst, sliver + rows * kc, sliver + mr * kc, 0f);
         }
     }
 

@@ -15,8 +15,8 @@ import java.lang.foreign.MemorySegment;
  * GEMM the BLIS way, f32 here and f64 in {@link GemmF64} (see {@link GemmDesc} for the contract; row-major,
  * element offsets): C is cut into fixed mc x nc blocks per batch, one task each, spread over
  * {@link CpuThreads}. A task loops over k in panels of kc: packs its kc x nc panel of B and mc x kc panel
- * of A into thread-local scratch, then runs the microkernel over nr-wide slivers of B (outer) and
- * mr-high slivers of A (inner). The block grid and the k panels do not depend on the thread count, so
+ * of A into thread-local scratch, then runs the microkernel over mr-high slivers of A (outer) and
+ * nr-wide slivers of B (inner). The block grid and the k panels do not depend on the thread count, so
  * results are bit-identical for any number of threads. Accumulation is in the dtype (FMA), per k panel;
  * bias and activation are applied after the last. f32 GEMVs (n == 1 or m == 1) go to {@link GemmGemv}, which
  * reads the matrix once without packing.
@@ -52,7 +52,7 @@ public final class VectorGemm {
             GemmGemv.run(w, d, a, b, c, bias);
             return;
         }
-        GemmBlocking g = GemmBlocking.forLanes(f64 ? w.doubles().length() : w.floats().length(), f64 ? 8 : 4);
+        GemmBlocking g = GemmBlocking.forLanes(f64 ? w.doubles().length() : w.floats().length(), f64 ? 8 : 4).fitTasks(d.m(), d.n());
         int tilesM = Math.ceilDiv(d.m(), g.mc()), tilesN = Math.ceilDiv(d.n(), g.nc());
         int perBatch = tilesM * tilesN;
         CpuThreads.parallelFor(Math.multiplyExact(d.batch(), perBatch), t -> {
@@ -75,13 +75,16 @@ public final class VectorGemm {
             boolean first = p0 == 0;
             GemmPack.packB(w, b, baseB, d.ldb(), tb, p0, kc, j0, nc, nr, s.b);
             GemmPack.packA(a, baseA, d.lda(), ta, i0, mc, p0, kc, mr, s.a);
-            for (int jr = 0; jr < nc; jr += nr) {
-                int cols = Math.min(nr, nc - jr);
-                for (int ir = 0; ir < mc; ir += mr) {
-                    if (mr == GemmBlocking.MR_WIDE) GemmMicro.kernel12(w, kc, s.a, ir * kc, s.b, jr * kc, s.tile);
+            // rows outer: one mr x kc sliver of A stays in L1 while the kc x nc panel of B streams from L2, and
+            // the write-back walks along rows of C (jr inner) instead of down a column strip at stride ldc,
+            // which with power-of-two ldc landed every row of the strip in the same cache sets
+            for (int ir = 0; ir < mc; ir += mr) {
+                int rows = Math.min(mr, mc - ir);
+                for (int jr = 0; jr < nc; jr += nr) {
+                    if (nr == 4 * w.floats().length()) GemmMicro.kernelWide(w, kc, s.a, ir * kc, s.b, jr * kc, s.tile);
                     else GemmMicro.kernel(w, kc, s.a, ir * kc, s.b, jr * kc, s.tile);
                     GemmMicro.writeBack(w, s.tile, nr, c, baseC + (long) ir * d.ldc() + jr, d.ldc(),
-                            Math.min(mr, mc - ir), cols, alpha, beta, first);
+                            rows, Math.min(nr, nc - jr), alpha, beta, first);
                 }
             }
             p0 += kc;
