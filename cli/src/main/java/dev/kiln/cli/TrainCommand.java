@@ -54,6 +54,13 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", description = "Learning rate (default: 0.01 for sgd, 0.001 for adam/adamw).")
     Double lr;
 
+    @Option(names = "--schedule", defaultValue = "constant",
+            description = "Learning-rate schedule: constant, step (x0.1 after each third) or cosine (default: ${DEFAULT-VALUE}).")
+    String schedule;
+
+    @Option(names = "--warmup", defaultValue = "0", description = "Linear warm-up over this many steps (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed for weights and shuffling (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -81,6 +88,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Override public Integer call() throws IOException {
         PrintWriter outWriter = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         if (!Models.NAMES.contains(model)) return usage(err, "--model must be one of " + Models.NAMES + ", got " + model);
+        if (!TrainConfig.SCHEDULES.contains(schedule))
+            return usage(err, "--schedule must be one of " + TrainConfig.SCHEDULES + ", got " + schedule);
+        if (warmup < 0) return usage(err, "--warmup must be >= 0, got " + warmup);
         if (!TrainConfig.OPTIMIZERS.contains(optimizer))
             return usage(err, "--optimizer must be one of " + TrainConfig.OPTIMIZERS + ", got " + optimizer);
         LabelledImages train, test;
@@ -126,7 +136,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     private TrainConfig config() {
         TrainConfig c = TrainConfig.defaults().withModel(model).withEpochs(epochs).withBatchSize(batch).withOptimizer(optimizer)
-                .withSeed(seed).withLimit(limit).withProfile(profile);
+                .withSchedule(schedule, warmup).withSeed(seed).withLimit(limit).withProfile(profile);
         return lr != null ? c.withLr(lr) : c;
     }
 

@@ -76,5 +76,8 @@ class TrainCommandTest {
         CliRun bad = CliRun.of("train", "--model", "resnet", "--data", dir.toString());
         assertEquals(2, bad.exitCode(), bad.both());
         assertTrue(bad.err().contains("--model must be one of"), bad.both());
+        CliRun schedule = CliRun.of("train", "--schedule", "linear", "--data", dir.toString());
+        assertEquals(2, schedule.exitCode(), schedule.both());
+        assertTrue(schedule.err().contains("--schedule must be one of [constant, step, cosine], got linear"), schedule.both());
     }
 }
