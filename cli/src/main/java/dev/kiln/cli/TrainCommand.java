@@ -54,7 +54,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", description = "Learning rate (default: 0.01 for sgd, 0.001 for adam/adamw).")
     Double lr;
 
-    @Option(names = "--schedule", defaultValue = "constant",
+    @Option(names = "--schedule", defaultValue = "cosine",
             description = "Learning-rate schedule: constant, step (x0.1 after each third) or cosine (default: ${DEFAULT-VALUE}).")
     String schedule;
 

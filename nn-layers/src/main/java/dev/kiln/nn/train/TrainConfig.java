@@ -44,9 +44,13 @@ public record TrainConfig(String model, int epochs, int batchSize, String optimi
         if (bad != null) throw new IllegalArgumentException("train: " + bad);
     }
 
-    /** cnn, 5 epochs, batch 64, SGD with momentum 0.9 at 0.01, constant rate, seed 42, all samples. */
+    /**
+     * The run {@code kiln train} does with no options: cnn, 5 epochs, batch 64, SGD lr 0.01 momentum 0.9 and a
+     * cosine decay of the learning rate to zero over the run (measured on Fashion-MNIST: 91.3% after 5 epochs,
+     * against 90.3% with a constant rate; bench/RESULTS.md).
+     */
     public static TrainConfig defaults() {
-        return new TrainConfig("cnn", 5, 64, "sgd", Double.NaN, 0.9, Double.NaN, "constant", 0, 0, 42, 0, false);
+        return new TrainConfig("cnn", 5, 64, "sgd", Double.NaN, 0.9, Double.NaN, "cosine", 0, 0, 42, 0, false);
     }
 
     /** The base learning rate with the optimiser's default filled in. */
