@@ -1,6 +1,7 @@
 package dev.kiln.cpu.conv;
 
 import dev.kiln.cpu.Width;
+import dev.kiln.cpu.gemm.GemmMicro;
 import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
@@ -11,8 +12,9 @@ import java.nio.ByteOrder;
  * The single-threaded packed f32 GEMM the convolution passes run inside their own tasks (the parallelism is
  * over images, groups and column blocks, one level up, so this never calls the thread pool). Row-major.
  *
- * <p>Packed A ({@code m x k}): for each sliver of {@link #MR} rows, k groups of MR values (row fastest);
- * sliver {@code i} starts at {@code i * k * MR}. Packed B ({@code k x n}): for each sliver of {@code nr = 2
+ * <p>Packed A ({@code m x k}): for each sliver of {@link #MR} rows (starting at {@code i * k * MR}), each
+ * chunk of depth {@link #KC} holds its MR rows one after the other, the layout {@link GemmMicro#kernel} (the
+ * GEMM's own microkernel, used here too) reads. Packed B ({@code k x n}): for each sliver of {@code nr = 2
  * lanes} columns, k groups of nr values; sliver {@code j} starts at {@code j * k * nr}. Rows and columns
  * beyond the edge are zero. Both are packed over the full depth, and the kernel walks the depth in chunks
  * of {@link #KC} (an A and B sliver chunk stay in L1/L2), adding each chunk's tile into C. The chunking
@@ -36,23 +38,25 @@ final class ConvGemm {
 
     /**
      * Packs the m x k matrix whose element (i, p) is {@code a[base + i*lda + p]} ({@code trans}: {@code
-     * a[base + p*lda + i]}) into {@code dst} from {@code dstOff}.
+     * a[base + p*lda + i]}) into {@code dst} from {@code dstOff}, in the layout {@link GemmMicro#kernel} reads.
      */
     static void packA(MemorySegment a, long base, int lda, boolean trans, int m, int k, float[] dst, int dstOff) {
+        long step = trans ? lda : 1;
         for (int ir = 0, sliver = dstOff; ir < m; ir += MR, sliver += k * MR) {
             int rows = Math.min(MR, m - ir);
-            if (!trans) {
-                for (int r = 0; r < rows; r++) {
-                    long src = base + (long) (ir + r) * lda;
-                    for (int p = 0, d = sliver + r; p < k; p++, d += MR) dst[d] = a.getAtIndex(F, src + p);
-                }
-            } else {
-                for (int p = 0, d = sliver; p < k; p++, d += MR) {
-                    long src = base + (long) p * lda + ir;
-                    for (int r = 0; r < rows; r++) dst[d + r] = a.getAtIndex(F, src + r);
+            for (int p0 = 0; p0 < k; p0 += KC) {
+                int kc = Math.min(KC, k - p0), chunk = sliver + p0 * MR;
+                for (int r = 0; r < MR; r++) {
+                    int d = chunk + r * kc;
+                    if (r >= rows) {
+                        java.util.Arrays.fill(dst, d, d + kc, 0f);
+                        continue;
+                    }
+                    long first = base + (long) (ir + r) * (trans ? 1 : lda) + p0 * step;
+                    if (!trans) MemorySegment.copy(a, F, first * 4, dst, d, kc);
+                    else for (int p = 0; p < kc; p++) dst[d + p] = a.getAtIndex(F, first + p * step);
                 }
             }
-            if (rows < MR) for (int p = 0, d = sliver; p < k; p++, d += MR) java.util.Arrays.fill(dst, d + rows, d + MR, 0f);
         }
     }
 
@@ -86,53 +90,12 @@ final class ConvGemm {
             for (int jr = 0; jr < n; jr += nr) {
                 int cols = Math.min(nr, n - jr), bi = jr * k + p0 * nr;
                 for (int ir = 0; ir < m; ir += MR) {
-                    kernel(w, kc, ap, aOff + ir * k + p0 * MR, bp, bi, tile);
+                    GemmMicro.kernel(w, kc, ap, aOff + ir * k + p0 * MR, bp, bi, tile);
                     writeBack(w, tile, c, cOff + (long) ir * ldc + jr, ldc, Math.min(MR, m - ir), cols, add);
                 }
             }
             p0 += kc;
         } while (p0 < k);
-    }
-
-    /** A 6 x (2 vectors) tile over depth kc in 12 independent accumulators, stored to {@code tile} (row stride nr). */
-    private static void kernel(Width w, int kc, float[] a, int ai, float[] b, int bi, float[] tile) {
-        var s = w.floats();
-        int l = s.length(), nr = 2 * l;
-        FloatVector c00 = FloatVector.zero(s), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-        FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        for (int p = 0; p < kc; p++, ai += MR, bi += nr) {
-            FloatVector b0 = FloatVector.fromArray(s, b, bi), b1 = FloatVector.fromArray(s, b, bi + l);
-            FloatVector x = FloatVector.broadcast(s, a[ai]);
-            c00 = x.fma(b0, c00);
-            c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(s, a[ai + 1]);
-            c10 = x.fma(b0, c10);
-            c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(s, a[ai + 2]);
-            c20 = x.fma(b0, c20);
-            c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(s, a[ai + 3]);
-            c30 = x.fma(b0, c30);
-            c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(s, a[ai + 4]);
-            c40 = x.fma(b0, c40);
-            c41 = x.fma(b1, c41);
-            x = FloatVector.broadcast(s, a[ai + 5]);
-            c50 = x.fma(b0, c50);
-            c51 = x.fma(b1, c51);
-        }
-        c00.intoArray(tile, 0);
-        c01.intoArray(tile, l);
-        c10.intoArray(tile, nr);
-        c11.intoArray(tile, nr + l);
-        c20.intoArray(tile, 2 * nr);
-        c21.intoArray(tile, 2 * nr + l);
-        c30.intoArray(tile, 3 * nr);
-        c31.intoArray(tile, 3 * nr + l);
-        c40.intoArray(tile, 4 * nr);
-        c41.intoArray(tile, 4 * nr + l);
-        c50.intoArray(tile, 5 * nr);
-        c51.intoArray(tile, 5 * nr + l);
     }
 
     /** Stores ({@code add}: adds) rows x cols of the tile into C; body and tail round identically. */

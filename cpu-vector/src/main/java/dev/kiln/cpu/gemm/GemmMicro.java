@@ -13,17 +13,18 @@ import java.nio.ByteOrder;
  * AVX2 and AVX-512), and a 4-vector-wide variant for 512-bit vectors ({@link #kernelWide}). Operands are packed panels ({@link GemmPack}); the result goes to a small scratch
  * tile and from there into C by {@link #writeBack}, which is where alpha and beta are applied.
  */
-final class GemmMicro {
+public final class GemmMicro {
     private GemmMicro() {}
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /**
-     * Multiplies a packed 6 x kc sliver of A (from {@code ai}) by a packed kc x nr sliver of B (from
-     * {@code bi}, nr = 2 lanes) and stores the 6 x nr product into {@code tile} (row stride nr).
+     * Multiplies a packed 6 x kc sliver of A (from {@code ai}: its 6 rows of kc values one after the other)
+     * by a packed kc x nr sliver of B (from {@code bi}, nr = 2 lanes, kc groups of nr values) and stores the
+     * 6 x nr product into {@code tile} (row stride nr). Public for the convolution's GEMM, which packs the same way.
      */
-    static void kernel(Width w, int kc, float[] a, int ai, float[] b, int bi, float[] tile) {
+    public static void kernel(Width w, int kc, float[] a, int ai, float[] b, int bi, float[] tile) {
         assert GemmBlocking.MR == 6;
         var s = w.floats();
         int l = s.length(), nr = 2 * l;
