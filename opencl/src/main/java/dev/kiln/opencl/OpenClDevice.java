@@ -5,6 +5,7 @@ import dev.kiln.kernels.OpKind;
 import dev.kiln.kernels.desc.OpDesc;
 import dev.kiln.kernels.spi.Device;
 import dev.kiln.kernels.spi.DeviceKind;
+import dev.kiln.kernels.spi.F32Only;
 import dev.kiln.kernels.spi.KernelImpl;
 import dev.kiln.kernels.spi.Support;
 import org.jocl.CL;
@@ -22,6 +23,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One OpenCL device with its own context and a default in-order queue ({@code -Dkiln.opencl.profile=true}
@@ -38,6 +40,10 @@ public final class OpenClDevice implements Device {
     private final Map<String, String> properties;
     private final double gflops;
     private final boolean profiling = Boolean.getBoolean("kiln.opencl.profile");
+    private final int preferredFloatWidth;
+    private final boolean fp64;
+    private final KernelTimes kernelTimes = new KernelTimes();
+    private final GemmTuner gemmTuner;
     private final OpenClStream defaultStream;
     private final ClPrograms programs;
     private final Map<OpKind, List<KernelImpl>> impls = new EnumMap<>(OpKind.class);
@@ -72,30 +78,40 @@ public final class OpenClDevice implements Device {
         for (String ext : List.of("cl_khr_fp16", "cl_khr_fp64", "cl_khr_subgroups", "cl_intel_subgroups"))
             if ((" " + extensions + " ").contains(" " + ext + " ")) noted.add(ext);
         props.put("extensions of note", noted.isEmpty() ? "none" : String.join(" ", noted));
+        this.preferredFloatWidth = ClInfo.deviceInt(id, CL.CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT);
+        props.put("preferred float vector", Integer.toString(preferredFloatWidth));
+        this.fp64 = noted.contains("cl_khr_fp64");
+        props.put("gemm variant without tuning", GemmVariant.defaultFor(kind, preferredFloatWidth).name(DType.F32));
         props.put("profiling", Boolean.toString(profiling));
         this.properties = Collections.unmodifiableMap(props);
         // A rough peak, only for dispatch's copy-versus-compute choice: flops per cycle per compute unit
         // taken as 16 for CPU-type devices (8 f32 lanes x FMA) and 128 for GPUs (64 lanes x FMA).
         this.gflops = units * (clockMhz / 1000.0) * (kind == DeviceKind.GPU ? 128 : 16);
         this.programs = new ClPrograms(this);
+        this.gemmTuner = new GemmTuner(programs.cacheDir(), OpenClGemm.SOURCE, GemmVariant.defaultFor(kind, preferredFloatWidth),
+                System.err::println);
         // The implementations (and their .cl sources) load before any native object exists, so a missing
         // resource cannot leak a context.
         impls.put(OpKind.GEMM, List.of(new OpenClGemm(this)));
-        impls.put(OpKind.UNARY, List.of(new OpenClElementwise.Unary(this)));
-        impls.put(OpKind.BINARY, List.of(new OpenClElementwise.Binary(this), new OpenClBroadcast(this)));
-        impls.put(OpKind.SOFTMAX, List.of(new OpenClSoftmax(this)));
-        impls.put(OpKind.REDUCE, List.of(new OpenClReduce(this)));
-        impls.put(OpKind.CONV, List.of(new OpenClConvGemm(this), new OpenClConv(this)));
-        impls.put(OpKind.POOL, List.of(new OpenClPool(this)));
-        impls.put(OpKind.NORM, List.of(new OpenClNorm(this)));
-        impls.put(OpKind.PIXEL_SHUFFLE, List.of(new OpenClPixelShuffle(this)));
+        // The .cl kernels below are float code: F32Only makes them decline the f64 descriptors the reference
+        // also computes, so such calls fall back to the host instead of reading doubles as floats.
+        impls.put(OpKind.UNARY, List.of(F32Only.wrap(new OpenClElementwise.Unary(this))));
+        impls.put(OpKind.BINARY, List.of(F32Only.wrap(new OpenClElementwise.Binary(this)), F32Only.wrap(new OpenClBroadcast(this))));
+        impls.put(OpKind.SOFTMAX, List.of(F32Only.wrap(new OpenClSoftmax(this))));
+        impls.put(OpKind.REDUCE, List.of(F32Only.wrap(new OpenClReduce(this))));
+        impls.put(OpKind.CONV, List.of(F32Only.wrap(new OpenClConvGemm(this)), F32Only.wrap(new OpenClConv(this))));
+        impls.put(OpKind.POOL, List.of(F32Only.wrap(new OpenClPool(this))));
+        impls.put(OpKind.NORM, List.of(F32Only.wrap(new OpenClNorm(this))));
+        impls.put(OpKind.SPMM, List.of(new OpenClSparse(this)));
+        impls.put(OpKind.QGEMM, List.of(new OpenClQGemm(this)));
+        impls.put(OpKind.PIXEL_SHUFFLE, List.of(F32Only.wrap(new OpenClPixelShuffle(this))));
 
         int[] err = new int[1];
         this.context = CL.clCreateContext(null, 1, new cl_device_id[] {id}, null, null, err);
         OpenClException.check(err[0], "clCreateContext", null);
         ClLive.created(ClLive.Kind.CONTEXT);
         try {
-            this.defaultStream = new OpenClStream(this, createQueue(), true);
+            this.defaultStream = new OpenClStream(this, createQueue(profiling), true, profiling);
         } catch (RuntimeException e) {
             releaseContext();
             throw e;
@@ -103,9 +119,9 @@ public final class OpenClDevice implements Device {
     }
 
     @SuppressWarnings("deprecation") // clCreateCommandQueue is deprecated in 2.0 but the one call every ICD has
-    private cl_command_queue createQueue() {
+    private cl_command_queue createQueue(boolean profile) {
         int[] err = new int[1];
-        cl_command_queue q = CL.clCreateCommandQueue(context, id, profiling ? CL.CL_QUEUE_PROFILING_ENABLE : 0, err);
+        cl_command_queue q = CL.clCreateCommandQueue(context, id, profile ? CL.CL_QUEUE_PROFILING_ENABLE : 0, err);
         OpenClException.check(err[0], "clCreateCommandQueue", null);
         ClLive.created(ClLive.Kind.QUEUE);
         return q;
@@ -162,12 +178,43 @@ public final class OpenClDevice implements Device {
         return defaultStream;
     }
 
-    @Override public OpenClStream newStream() {
+    @Override public OpenClStream newStream() { return newStream(profiling); }
+
+    /** A new queue, profiling or not whatever {@code -Dkiln.opencl.profile} says (the GEMM tuner times with one). */
+    OpenClStream newStream(boolean profile) {
         ensureOpen();
-        OpenClStream s = new OpenClStream(this, createQueue(), false);
+        OpenClStream s = new OpenClStream(this, createQueue(profile), false, profile);
         streams.add(s);
         return s;
     }
+
+    /** True when queues were created with profiling ({@code -Dkiln.opencl.profile=true}): kernel times are then kept. */
+    public boolean profiling() { return profiling; }
+
+    /** Device time of every kernel read so far from profiling queues (all zero without profiling); for benchmarks. */
+    public KernelTimes kernelTimes() { return kernelTimes; }
+
+    /** Running totals of kernel device time: launches counted and nanoseconds between their START and END events. */
+    public static final class KernelTimes {
+        private final LongAdder launches = new LongAdder(), nanos = new LongAdder();
+
+        void add(long kernelNanos) {
+            launches.increment();
+            nanos.add(kernelNanos);
+        }
+
+        public long launches() { return launches.sum(); }
+
+        public long nanos() { return nanos.sum(); }
+    }
+
+    /** CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT: 16 on AVX-512 CPUs under POCL, 8 with AVX2. */
+    int preferredFloatWidth() { return preferredFloatWidth; }
+
+    /** Whether the device has cl_khr_fp64 (double kernels build). */
+    boolean fp64() { return fp64; }
+
+    GemmTuner gemmTuner() { return gemmTuner; }
 
     ClPrograms programs() { return programs; }
 

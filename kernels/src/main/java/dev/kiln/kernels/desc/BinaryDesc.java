@@ -6,16 +6,17 @@ import dev.kiln.kernels.OpKind;
 import java.util.List;
 
 /**
- * dst = op(src, src2) with numpy broadcasting of the two shapes; f32. The backward pass reads SRC, SRC2 and
+ * dst = op(src, src2) with numpy broadcasting of the two shapes; f32 (or f64). The backward pass reads SRC, SRC2 and
  * DIFF_DST (of the broadcast shape) and writes DIFF_SRC and DIFF_SRC2, each summed over the dimensions it
  * was broadcast along. For MAX/MIN a tie sends the gradient to SRC.
  */
-public record BinaryDesc(BinaryOp op, Shape a, Shape b, Pass pass) implements OpDesc {
+public record BinaryDesc(BinaryOp op, Shape a, Shape b, Pass pass, DType dtype) implements OpDesc {
     public BinaryDesc {
         Check.notNull("binary", "op", op);
         Check.notNull("binary", "a", a);
         Check.notNull("binary", "b", b);
         Check.notNull("binary", "pass", pass);
+        Check.f32OrF64(op.lower(), dtype);
         Shape out = Shape.broadcast(op.lower(), a, b);
         // args() computes element and byte counts; report their overflow here, at construction, naming the op.
         long most;
@@ -28,16 +29,20 @@ public record BinaryDesc(BinaryOp op, Shape a, Shape b, Pass pass) implements Op
                 + " elements, more than a buffer's byte size can count");
     }
 
+    public BinaryDesc(BinaryOp op, Shape a, Shape b, Pass pass) { this(op, a, b, pass, DType.F32); }
+
     public BinaryDesc(BinaryOp op, Shape a, Shape b) { this(op, a, b, Pass.FORWARD); }
+
+    /** The same op on {@code dtype} elements (f32 or f64; f64 runs on the reference unless a backend says otherwise). */
+    public BinaryDesc withDType(DType dtype) { return new BinaryDesc(op, a, b, pass, dtype); }
+
 
     public Shape out() { return Shape.broadcast(op.lower(), a, b); }
 
     @Override public OpKind kind() { return OpKind.BINARY; }
 
-    @Override public DType dtype() { return DType.F32; }
-
     @Override public List<ArgSpec> args() {
-        DType f = DType.F32;
+        DType f = dtype;
         Shape o = out();
         ArgSpec sa = ArgSpec.in(Arg.SRC, f, a.count(), "shape " + a);
         ArgSpec sb = ArgSpec.in(Arg.SRC2, f, b.count(), "shape " + b);

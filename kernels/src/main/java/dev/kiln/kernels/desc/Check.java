@@ -12,6 +12,16 @@ public final class Check {
         if (value < 0) throw new IllegalArgumentException(op + ": " + name + " must be >= 0, got " + value);
     }
 
+    /** As {@link #atLeast(String, String, long, long, String)}, building the explanation only on failure (hot paths). */
+    public static void atLeast(String op, String name, long value, long min, java.util.function.Supplier<String> why) {
+        if (value < min) atLeast(op, name, value, min, why.get());
+    }
+
+    /** As {@link #that(boolean, String, String)}, building the message only on failure (hot paths). */
+    public static void that(boolean ok, String op, java.util.function.Supplier<String> message) {
+        if (!ok) that(false, op, message.get());
+    }
+
     public static void atLeast(String op, String name, long value, long min, String why) {
         if (value < min)
             throw new IllegalArgumentException(op + ": " + name + " = " + value + " must be >= " + min + " (" + why + ")");
@@ -23,6 +33,16 @@ public final class Check {
 
     public static void that(boolean ok, String op, String message) {
         if (!ok) throw new IllegalArgumentException(op + ": " + message);
+    }
+
+    /**
+     * The element type of a floating-point op whose reference kernel computes in f32 or f64 (f64 exists for
+     * gradient checks in double; backends without f64 kernels decline it and dispatch falls back).
+     */
+    public static void f32OrF64(String op, dev.kiln.kernels.DType dtype) {
+        notNull(op, "dtype", dtype);
+        that(dtype == dev.kiln.kernels.DType.F32 || dtype == dev.kiln.kernels.DType.F64, op,
+                "dtype must be f32 or f64, got " + dtype.lower());
     }
 
     /** a*b with an error naming the op when it overflows a long. */

@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * 2D convolution (1D is h = 1, r = 1), f32, NCHW. The input has n x c x h x w elements, the output
+ * 2D convolution (1D is h = 1, r = 1), f32 (or f64), NCHW. The input has n x c x h x w elements, the output
  * n x k x p x q.
  * <ul>
  * <li>Regular: weights are k x (c/groups) x r x s; p = (h + 2 padH - dilH (r-1) - 1) / strideH + 1.</li>
@@ -21,13 +21,14 @@ import java.util.List;
 public record ConvDesc(int n, int c, int h, int w, int k, int r, int s,
                        int strideH, int strideW, int padH, int padW, int dilationH, int dilationW,
                        int groups, boolean transposed, int outPadH, int outPadW,
-                       ConvPass pass, boolean bias) implements OpDesc {
+                       ConvPass pass, boolean bias, DType dtype) implements OpDesc {
 
     public enum ConvPass { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }
 
     public ConvDesc {
         String op = transposed ? "conv_transpose" : "conv";
         Check.notNull(op, "pass", pass);
+        Check.f32OrF64(op, dtype);
         Check.positive(op, "n", n);
         Check.positive(op, "c", c);
         Check.positive(op, "h", h);
@@ -61,6 +62,19 @@ public record ConvDesc(int n, int c, int h, int w, int k, int r, int s,
         Check.mul(op, Math.max(c, k), Math.max(c, k), (long) r * s);
     }
 
+    /** The descriptor in f32, the element type every backend implements. */
+    public ConvDesc(int n, int c, int h, int w, int k, int r, int s, int strideH, int strideW, int padH, int padW,
+                    int dilationH, int dilationW, int groups, boolean transposed, int outPadH, int outPadW, ConvPass pass, boolean bias) {
+        this(n, c, h, w, k, r, s, strideH, strideW, padH, padW, dilationH, dilationW, groups, transposed, outPadH, outPadW, pass, bias,
+                DType.F32);
+    }
+
+    /** The same op on {@code dtype} elements (f32 or f64; f64 runs on the reference unless a backend says otherwise). */
+    public ConvDesc withDType(DType dtype) {
+        return new ConvDesc(n, c, h, w, k, r, s, strideH, strideW, padH, padW, dilationH, dilationW, groups, transposed,
+                outPadH, outPadW, pass, bias, dtype);
+    }
+
     private static long outSize(long in, long kernel, long stride, long pad, long dil, long outPad, boolean transposed) {
         return transposed ? (in - 1) * stride - 2 * pad + dil * (kernel - 1) + outPad + 1
                           : Math.floorDiv(in + 2 * pad - dil * (kernel - 1) - 1, stride) + 1;
@@ -78,27 +92,27 @@ public record ConvDesc(int n, int c, int h, int w, int k, int r, int s,
 
     public ConvDesc withPass(ConvPass pass) {
         return new ConvDesc(n, c, h, w, k, r, s, strideH, strideW, padH, padW, dilationH, dilationW, groups, transposed,
-                outPadH, outPadW, pass, pass != ConvPass.BACKWARD_DATA && bias);
+                outPadH, outPadW, pass, pass != ConvPass.BACKWARD_DATA && bias, dtype);
     }
 
     public ConvDesc withBias(boolean bias) {
         return new ConvDesc(n, c, h, w, k, r, s, strideH, strideW, padH, padW, dilationH, dilationW, groups, transposed,
-                outPadH, outPadW, pass, bias);
+                outPadH, outPadW, pass, bias, dtype);
     }
 
     public ConvDesc withGroups(int groups) {
         return new ConvDesc(n, c, h, w, k, r, s, strideH, strideW, padH, padW, dilationH, dilationW, groups, transposed,
-                outPadH, outPadW, pass, bias);
+                outPadH, outPadW, pass, bias, dtype);
     }
 
     public ConvDesc withDilation(int dilationH, int dilationW) {
         return new ConvDesc(n, c, h, w, k, r, s, strideH, strideW, padH, padW, dilationH, dilationW, groups, transposed,
-                outPadH, outPadW, pass, bias);
+                outPadH, outPadW, pass, bias, dtype);
     }
 
     public ConvDesc asTransposed(int outPadH, int outPadW) {
         return new ConvDesc(n, c, h, w, k, r, s, strideH, strideW, padH, padW, dilationH, dilationW, groups, true,
-                outPadH, outPadW, pass, bias);
+                outPadH, outPadW, pass, bias, dtype);
     }
 
     public int p() { return (int) outSize(h, r, strideH, padH, dilationH, outPadH, transposed); }
@@ -116,10 +130,8 @@ public record ConvDesc(int n, int c, int h, int w, int k, int r, int s,
 
     @Override public OpKind kind() { return OpKind.CONV; }
 
-    @Override public DType dtype() { return DType.F32; }
-
     @Override public List<ArgSpec> args() {
-        DType f = DType.F32;
+        DType f = dtype;
         String src = "n*c*h*w=" + n + "*" + c + "*" + h + "*" + w;
         String dst = "n*k*p*q=" + n + "*" + k + "*" + p() + "*" + q();
         String wt = transposed ? "c*(k/groups)*r*s" : "k*(c/groups)*r*s";

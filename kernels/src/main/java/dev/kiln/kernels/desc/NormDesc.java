@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Normalisation of an f32 tensor.
+ * Normalisation of an f32 (or f64) tensor; every operand has that dtype.
  * <ul>
  * <li>{@code BATCH}: src is n x c x spatial; statistics per channel over n*spatial (biased variance);
  *     gamma and beta have c elements.</li>
@@ -20,7 +20,7 @@ import java.util.List;
  * MEAN (not RMS), RSTD and DIFF_DST, and writes DIFF_SRC, DIFF_GAMMA and DIFF_BETA (not RMS), of the
  * training-mode forward.
  */
-public record NormDesc(NormKind norm, int n, int c, int spatial, double eps, Mode mode) implements OpDesc {
+public record NormDesc(NormKind norm, int n, int c, int spatial, double eps, Mode mode, DType dtype) implements OpDesc {
     public enum NormKind { BATCH, LAYER, RMS }
 
     public enum Mode { TRAINING, INFERENCE, BACKWARD }
@@ -29,6 +29,7 @@ public record NormDesc(NormKind norm, int n, int c, int spatial, double eps, Mod
         Check.notNull("norm", "norm", norm);
         Check.notNull("norm", "mode", mode);
         String name = opNameOf(norm, mode);
+        Check.f32OrF64(name, dtype);
         Check.positive(name, "n", n);
         Check.positive(name, "c", c);
         Check.positive(name, "spatial", spatial);
@@ -37,6 +38,11 @@ public record NormDesc(NormKind norm, int n, int c, int spatial, double eps, Mod
         Check.that(norm == NormKind.BATCH || mode != Mode.INFERENCE, name, "inference mode is for batch norm only; layer and RMS norm use TRAINING");
         Check.mul(name, n, c, spatial);
     }
+
+    public NormDesc(NormKind norm, int n, int c, int spatial, double eps, Mode mode) { this(norm, n, c, spatial, eps, mode, DType.F32); }
+
+    /** The same op on {@code dtype} elements (f32 or f64; f64 runs on the reference unless a backend says otherwise). */
+    public NormDesc withDType(DType dtype) { return new NormDesc(norm, n, c, spatial, eps, mode, dtype); }
 
     private static String opNameOf(NormKind norm, Mode mode) {
         String base = switch (norm) { case BATCH -> "batch_norm"; case LAYER -> "layer_norm"; case RMS -> "rms_norm"; };
@@ -50,10 +56,8 @@ public record NormDesc(NormKind norm, int n, int c, int spatial, double eps, Mod
 
     @Override public OpKind kind() { return OpKind.NORM; }
 
-    @Override public DType dtype() { return DType.F32; }
-
     @Override public List<ArgSpec> args() {
-        DType f = DType.F32;
+        DType f = dtype;
         String all = "n*c*spatial=" + count();
         String st = norm == NormKind.BATCH ? "c=" + c : "n=" + n;
         boolean centred = norm != NormKind.RMS;

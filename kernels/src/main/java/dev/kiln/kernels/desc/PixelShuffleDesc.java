@@ -6,13 +6,14 @@ import dev.kiln.kernels.OpKind;
 import java.util.List;
 
 /**
- * Pixel shuffle (sub-pixel rearrangement) of an f32 NCHW tensor with factor f: n x c x h x w becomes
+ * Pixel shuffle (sub-pixel rearrangement) of an f32 (or f64) NCHW tensor with factor f: n x c x h x w becomes
  * n x c/f^2 x h*f x w*f, dst[b][ch][y*f+i][x*f+j] = src[b][ch*f*f + i*f + j][y][x]. Unshuffle is the inverse:
  * n x c x h x w becomes n x c*f^2 x h/f x w/f. Each is the other's gradient.
  */
-public record PixelShuffleDesc(int n, int c, int h, int w, int factor, boolean unshuffle) implements OpDesc {
+public record PixelShuffleDesc(int n, int c, int h, int w, int factor, boolean unshuffle, DType dtype) implements OpDesc {
     public PixelShuffleDesc {
         String name = unshuffle ? "pixel_unshuffle" : "pixel_shuffle";
+        Check.f32OrF64(name, dtype);
         Check.positive(name, "n", n);
         Check.positive(name, "c", c);
         Check.positive(name, "h", h);
@@ -30,14 +31,17 @@ public record PixelShuffleDesc(int n, int c, int h, int w, int factor, boolean u
         }
     }
 
+    public PixelShuffleDesc(int n, int c, int h, int w, int factor, boolean unshuffle) { this(n, c, h, w, factor, unshuffle, DType.F32); }
+
+    /** The same op on {@code dtype} elements (f32 or f64; f64 runs on the reference unless a backend says otherwise). */
+    public PixelShuffleDesc withDType(DType dtype) { return new PixelShuffleDesc(n, c, h, w, factor, unshuffle, dtype); }
+
     public long count() { return (long) n * c * h * w; }
 
     @Override public OpKind kind() { return OpKind.PIXEL_SHUFFLE; }
 
-    @Override public DType dtype() { return DType.F32; }
-
     @Override public List<ArgSpec> args() {
-        return List.of(ArgSpec.in(Arg.SRC, DType.F32, count(), "n*c*h*w"), ArgSpec.out(Arg.DST, DType.F32, count(), "n*c*h*w"));
+        return List.of(ArgSpec.in(Arg.SRC, dtype, count(), "n*c*h*w"), ArgSpec.out(Arg.DST, dtype, count(), "n*c*h*w"));
     }
 
     @Override public double flops() { return 0; }

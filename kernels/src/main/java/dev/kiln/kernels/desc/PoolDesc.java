@@ -6,20 +6,22 @@ import dev.kiln.kernels.OpKind;
 import java.util.List;
 
 /**
- * 2D max or average pooling over an n x c x h x w f32 tensor (1D is h = 1, kh = 1), output n x c x p x q
+ * 2D max or average pooling over an n x c x h x w f32 (or f64) tensor (1D is h = 1, kh = 1), output n x c x p x q
  * with p = (h + 2 padH - kh) / strideH + 1. Padding never wins a max. Average pooling divides by the whole
  * window when {@code countPadding}, otherwise by the in-bounds part of it.
  * Max forward writes DST and INDICES (s32, the flat index y*w+x of each maximum within its plane, the first
  * on ties); max backward reads DIFF_DST and INDICES and writes DIFF_SRC. Average backward reads DIFF_DST.
  */
 public record PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw,
-                       int strideH, int strideW, int padH, int padW, boolean countPadding, Pass pass) implements OpDesc {
+                       int strideH, int strideW, int padH, int padW, boolean countPadding, Pass pass,
+                       DType dtype) implements OpDesc {
     public enum PoolKind { MAX, AVG }
 
     public PoolDesc {
         Check.notNull("pool", "pool", pool);
         Check.notNull("pool", "pass", pass);
         String name = opNameOf(pool, pass);
+        Check.f32OrF64(name, dtype);
         Check.positive(name, "n", n);
         Check.positive(name, "c", c);
         Check.positive(name, "h", h);
@@ -39,6 +41,14 @@ public record PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw
         Check.mul(name, n, c, (long) h * w);
     }
 
+    public PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw, int strideH, int strideW, int padH, int padW,
+                    boolean countPadding, Pass pass) {
+        this(pool, n, c, h, w, kh, kw, strideH, strideW, padH, padW, countPadding, pass, DType.F32);
+    }
+
+    /** The same op on {@code dtype} elements (f32 or f64; f64 runs on the reference unless a backend says otherwise). */
+    public PoolDesc withDType(DType dtype) { return new PoolDesc(pool, n, c, h, w, kh, kw, strideH, strideW, padH, padW, countPadding, pass, dtype); }
+
     private static String opNameOf(PoolKind pool, Pass pass) {
         return (pool == PoolKind.MAX ? "max_pool" : "avg_pool") + (pass == null ? "" : pass.suffix());
     }
@@ -49,7 +59,7 @@ public record PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw
     }
 
     public PoolDesc withPass(Pass pass) {
-        return new PoolDesc(pool, n, c, h, w, kh, kw, strideH, strideW, padH, padW, countPadding, pass);
+        return new PoolDesc(pool, n, c, h, w, kh, kw, strideH, strideW, padH, padW, countPadding, pass, dtype);
     }
 
     public int p() { return (h + 2 * padH - kh) / strideH + 1; }
@@ -62,10 +72,8 @@ public record PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw
 
     @Override public OpKind kind() { return OpKind.POOL; }
 
-    @Override public DType dtype() { return DType.F32; }
-
     @Override public List<ArgSpec> args() {
-        DType f = DType.F32;
+        DType f = dtype;
         String src = "n*c*h*w", dst = "n*c*p*q with p=" + p() + " q=" + q();
         if (pass == Pass.FORWARD) {
             return pool == PoolKind.MAX

@@ -15,6 +15,17 @@ final class Mem {
 
     static void f(MemorySegment s, long i, double v) { s.setAtIndex(F32, i, (float) v); }
 
+    /** Element {@code i} of a floating-point segment of dtype {@code t} (f32 or f64), widened to double. */
+    static double f(dev.kiln.kernels.DType t, MemorySegment s, long i) {
+        return t == dev.kiln.kernels.DType.F64 ? s.getAtIndex(F64, i) : s.getAtIndex(F32, i);
+    }
+
+    /** Stores {@code v} as element {@code i} of dtype {@code t}: exactly for f64, rounded to nearest for f32. */
+    static void f(dev.kiln.kernels.DType t, MemorySegment s, long i, double v) {
+        if (t == dev.kiln.kernels.DType.F64) s.setAtIndex(F64, i, v);
+        else s.setAtIndex(F32, i, (float) v);
+    }
+
     static double d(MemorySegment s, long i) { return s.getAtIndex(F64, i); }
 
     static void d(MemorySegment s, long i, double v) { s.setAtIndex(F64, i, v); }

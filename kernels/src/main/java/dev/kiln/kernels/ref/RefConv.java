@@ -1,6 +1,7 @@
 package dev.kiln.kernels.ref;
 
 import dev.kiln.kernels.Args;
+import dev.kiln.kernels.DType;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.ConvDesc;
 
@@ -34,27 +35,28 @@ final class RefConv {
     }
 
     static void run(ConvDesc d, Args args) {
-        boolean t = d.transposed();
+        DType t = d.dtype();
+        boolean tr = d.transposed();
         // Transposed: the wide side is dst (k channels, p x q), the narrow side is src (c channels, h x w).
-        Geom g = t ? new Geom(d.n(), d.k(), d.p(), d.q(), d.c(), d.h(), d.w(), d.groups(), d.r(), d.s(),
+        Geom g = tr ? new Geom(d.n(), d.k(), d.p(), d.q(), d.c(), d.h(), d.w(), d.groups(), d.r(), d.s(),
                               d.strideH(), d.strideW(), d.padH(), d.padW(), d.dilationH(), d.dilationW())
                    : new Geom(d.n(), d.c(), d.h(), d.w(), d.k(), d.p(), d.q(), d.groups(), d.r(), d.s(),
                               d.strideH(), d.strideW(), d.padH(), d.padW(), d.dilationH(), d.dilationW());
         switch (d.pass()) {
             case FORWARD -> {
                 MemorySegment src = args.host(Arg.SRC), wt = args.host(Arg.WEIGHTS), dst = args.host(Arg.DST);
-                double[] out = t ? apply(g, Map.DATA, null, wt, src) : apply(g, Map.FWD, src, wt, null);
-                if (d.bias()) addBias(d, out, args.host(Arg.BIAS));
-                store(out, dst);
+                double[] out = tr ? apply(t, g, Map.DATA, null, wt, src) : apply(t, g, Map.FWD, src, wt, null);
+                if (d.bias()) addBias(t, d, out, args.host(Arg.BIAS));
+                store(t, out, dst);
             }
             case BACKWARD_DATA -> {
                 MemorySegment dy = args.host(Arg.DIFF_DST), wt = args.host(Arg.WEIGHTS);
-                store(t ? apply(g, Map.FWD, dy, wt, null) : apply(g, Map.DATA, null, wt, dy), args.host(Arg.DIFF_SRC));
+                store(t, tr ? apply(t, g, Map.FWD, dy, wt, null) : apply(t, g, Map.DATA, null, wt, dy), args.host(Arg.DIFF_SRC));
             }
             case BACKWARD_WEIGHTS -> {
                 MemorySegment src = args.host(Arg.SRC), dy = args.host(Arg.DIFF_DST);
-                store(t ? apply(g, Map.WEIGHTS, dy, null, src) : apply(g, Map.WEIGHTS, src, null, dy), args.host(Arg.DIFF_WEIGHTS));
-                if (d.bias()) store(biasGrad(d, dy), args.host(Arg.DIFF_BIAS));
+                store(t, tr ? apply(t, g, Map.WEIGHTS, dy, null, src) : apply(t, g, Map.WEIGHTS, src, null, dy), args.host(Arg.DIFF_WEIGHTS));
+                if (d.bias()) store(t, biasGrad(t, d, dy), args.host(Arg.DIFF_BIAS));
             }
         }
     }
@@ -63,7 +65,7 @@ final class RefConv {
      * Computes one of the three maps. The operand being produced is passed as null; the result has its
      * element count and is accumulated in double.
      */
-    private static double[] apply(Geom g, Map map, MemorySegment x, MemorySegment w, MemorySegment y) {
+    private static double[] apply(DType t, Geom g, Map map, MemorySegment x, MemorySegment w, MemorySegment y) {
         double[] acc = new double[Math.toIntExact(switch (map) { case FWD -> g.yCount(); case DATA -> g.xCount(); case WEIGHTS -> g.wCount(); })];
         int cxg = g.cx / g.groups, cyg = g.cy / g.groups;
         for (int b = 0; b < g.n; b++)
@@ -82,9 +84,9 @@ final class RefConv {
                                     long xi = (((long) b * g.cx + grp * cxg + i) * g.hx + iy) * g.wx + ix;
                                     long wi = (((long) o * cxg + i) * g.r + ry) * g.s + sx;
                                     switch (map) {
-                                        case FWD -> acc[(int) yi] += (double) Mem.f(x, xi) * Mem.f(w, wi);
-                                        case DATA -> acc[(int) xi] += (double) Mem.f(y, yi) * Mem.f(w, wi);
-                                        case WEIGHTS -> acc[(int) wi] += (double) Mem.f(x, xi) * Mem.f(y, yi);
+                                        case FWD -> acc[(int) yi] += (double) Mem.f(t, x, xi) * Mem.f(t, w, wi);
+                                        case DATA -> acc[(int) xi] += (double) Mem.f(t, y, yi) * Mem.f(t, w, wi);
+                                        case WEIGHTS -> acc[(int) wi] += (double) Mem.f(t, x, xi) * Mem.f(t, y, yi);
                                     }
                                 }
                             }
@@ -93,23 +95,23 @@ final class RefConv {
         return acc;
     }
 
-    private static void addBias(ConvDesc d, double[] out, MemorySegment bias) {
+    private static void addBias(DType t, ConvDesc d, double[] out, MemorySegment bias) {
         long plane = (long) d.p() * d.q();
         for (int b = 0; b < d.n(); b++)
             for (int ch = 0; ch < d.k(); ch++)
-                for (long e = 0; e < plane; e++) out[(int) (((long) b * d.k() + ch) * plane + e)] += Mem.f(bias, ch);
+                for (long e = 0; e < plane; e++) out[(int) (((long) b * d.k() + ch) * plane + e)] += Mem.f(t, bias, ch);
     }
 
-    private static double[] biasGrad(ConvDesc d, MemorySegment dy) {
+    private static double[] biasGrad(DType t, ConvDesc d, MemorySegment dy) {
         double[] db = new double[d.k()];
         long plane = (long) d.p() * d.q();
         for (int b = 0; b < d.n(); b++)
             for (int ch = 0; ch < d.k(); ch++)
-                for (long e = 0; e < plane; e++) db[ch] += Mem.f(dy, ((long) b * d.k() + ch) * plane + e);
+                for (long e = 0; e < plane; e++) db[ch] += Mem.f(t, dy, ((long) b * d.k() + ch) * plane + e);
         return db;
     }
 
-    private static void store(double[] values, MemorySegment dst) {
-        for (int i = 0; i < values.length; i++) Mem.f(dst, i, values[i]);
+    private static void store(DType t, double[] values, MemorySegment dst) {
+        for (int i = 0; i < values.length; i++) Mem.f(t, dst, i, values[i]);
     }
 }

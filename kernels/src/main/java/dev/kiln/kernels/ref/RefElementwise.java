@@ -1,6 +1,7 @@
 package dev.kiln.kernels.ref;
 
 import dev.kiln.kernels.Args;
+import dev.kiln.kernels.DType;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.BinaryDesc;
 import dev.kiln.kernels.desc.BinaryOp;
@@ -21,13 +22,14 @@ public final class RefElementwise {
     private RefElementwise() {}
 
     static void unary(UnaryDesc d, Args args) {
+        DType t = d.dtype();
         MemorySegment x = args.host(Arg.SRC);
         if (d.pass() == Pass.FORWARD) {
             MemorySegment y = args.host(Arg.DST);
-            for (long i = 0; i < d.count(); i++) Mem.f(y, i, apply(d.op(), Mem.f(x, i)));
+            for (long i = 0; i < d.count(); i++) Mem.f(t, y, i, apply(d.op(), Mem.f(t, x, i)));
         } else {
             MemorySegment dy = args.host(Arg.DIFF_DST), dx = args.host(Arg.DIFF_SRC);
-            for (long i = 0; i < d.count(); i++) Mem.f(dx, i, Mem.f(dy, i) * derivative(d.op(), Mem.f(x, i)));
+            for (long i = 0; i < d.count(); i++) Mem.f(t, dx, i, Mem.f(t, dy, i) * derivative(d.op(), Mem.f(t, x, i)));
         }
     }
 
@@ -66,6 +68,7 @@ public final class RefElementwise {
     }
 
     static void binary(BinaryDesc d, Args args) {
+        DType t = d.dtype();
         Shape out = d.out();
         int rank = out.rank();
         long[] sa = strides(d.a(), rank), sb = strides(d.b(), rank);
@@ -79,11 +82,11 @@ public final class RefElementwise {
         for (long o = 0; o < total; o++) {
             long ia = 0, ib = 0;
             for (int i = 0; i < rank; i++) { ia += idx[i] * sa[i]; ib += idx[i] * sb[i]; }
-            double va = Mem.f(a, ia), vb = Mem.f(b, ib);
+            double va = Mem.f(t, a, ia), vb = Mem.f(t, b, ib);
             if (fwd) {
-                Mem.f(y, o, apply(d.op(), va, vb));
+                Mem.f(t, y, o, apply(d.op(), va, vb));
             } else {
-                double g = Mem.f(dy, o);
+                double g = Mem.f(t, dy, o);
                 switch (d.op()) {
                     case ADD -> { da[(int) ia] += g; db[(int) ib] += g; }
                     case SUB -> { da[(int) ia] += g; db[(int) ib] -= g; }
@@ -97,8 +100,8 @@ public final class RefElementwise {
         }
         if (!fwd) {
             MemorySegment dxa = args.host(Arg.DIFF_SRC), dxb = args.host(Arg.DIFF_SRC2);
-            for (int i = 0; i < da.length; i++) Mem.f(dxa, i, da[i]);
-            for (int i = 0; i < db.length; i++) Mem.f(dxb, i, db[i]);
+            for (int i = 0; i < da.length; i++) Mem.f(t, dxa, i, da[i]);
+            for (int i = 0; i < db.length; i++) Mem.f(t, dxb, i, db[i]);
         }
     }
 

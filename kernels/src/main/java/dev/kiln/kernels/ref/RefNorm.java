@@ -1,6 +1,7 @@
 package dev.kiln.kernels.ref;
 
 import dev.kiln.kernels.Args;
+import dev.kiln.kernels.DType;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.NormDesc;
 import dev.kiln.kernels.desc.NormDesc.NormKind;
@@ -22,6 +23,7 @@ final class RefNorm {
     private RefNorm() {}
 
     static void run(NormDesc d, Args args) {
+        DType t = d.dtype();
         boolean rms = d.norm() == NormKind.RMS;
         MemorySegment x = args.host(Arg.SRC), gamma = args.host(Arg.GAMMA);
         int sets = d.stats();
@@ -34,21 +36,21 @@ final class RefNorm {
                     double mean, rstd;
                     if (train) {
                         double sum = 0, sq = 0;
-                        for (long e = 0; e < per; e++) sum += Mem.f(x, index(d, st, e));
+                        for (long e = 0; e < per; e++) sum += Mem.f(t, x, index(d, st, e));
                         mean = rms ? 0 : sum / per;
-                        for (long e = 0; e < per; e++) { double c = Mem.f(x, index(d, st, e)) - mean; sq += c * c; }
+                        for (long e = 0; e < per; e++) { double c = Mem.f(t, x, index(d, st, e)) - mean; sq += c * c; }
                         rstd = 1 / Math.sqrt(sq / per + d.eps());
-                        if (!rms) Mem.f(args.host(Arg.MEAN), st, mean);
-                        Mem.f(args.host(Arg.RSTD), st, rstd);
+                        if (!rms) Mem.f(t, args.host(Arg.MEAN), st, mean);
+                        Mem.f(t, args.host(Arg.RSTD), st, rstd);
                     } else {
-                        mean = Mem.f(args.host(Arg.MEAN), st);
-                        rstd = 1 / Math.sqrt(Mem.f(args.host(Arg.VARIANCE), st) + d.eps());
+                        mean = Mem.f(t, args.host(Arg.MEAN), st);
+                        rstd = 1 / Math.sqrt(Mem.f(t, args.host(Arg.VARIANCE), st) + d.eps());
                     }
                     for (long e = 0; e < per; e++) {
                         long at = index(d, st, e);
                         int ch = channel(d, st, e);
-                        double v = (Mem.f(x, at) - mean) * rstd * Mem.f(gamma, ch) + (rms ? 0 : Mem.f(beta, ch));
-                        Mem.f(y, at, v);
+                        double v = (Mem.f(t, x, at) - mean) * rstd * Mem.f(t, gamma, ch) + (rms ? 0 : Mem.f(t, beta, ch));
+                        Mem.f(t, y, at, v);
                     }
                 }
             }
@@ -57,34 +59,35 @@ final class RefNorm {
     }
 
     private static void backward(NormDesc d, Args args, boolean rms, int sets, long per) {
+        DType t = d.dtype();
         MemorySegment x = args.host(Arg.SRC), gamma = args.host(Arg.GAMMA), dy = args.host(Arg.DIFF_DST);
         MemorySegment meanSeg = rms ? null : args.host(Arg.MEAN), rstdSeg = args.host(Arg.RSTD), dx = args.host(Arg.DIFF_SRC);
         double[] dgamma = new double[d.c()], dbeta = new double[d.c()];
         for (int st = 0; st < sets; st++) {
-            double mean = rms ? 0 : Mem.f(meanSeg, st), rstd = Mem.f(rstdSeg, st);
+            double mean = rms ? 0 : Mem.f(t, meanSeg, st), rstd = Mem.f(t, rstdSeg, st);
             double sumG = 0, sumGX = 0;
             for (long e = 0; e < per; e++) {
                 long at = index(d, st, e);
                 int ch = channel(d, st, e);
-                double xhat = (Mem.f(x, at) - mean) * rstd, g = Mem.f(dy, at);
-                sumG += g * Mem.f(gamma, ch);
-                sumGX += g * Mem.f(gamma, ch) * xhat;
+                double xhat = (Mem.f(t, x, at) - mean) * rstd, g = Mem.f(t, dy, at);
+                sumG += g * Mem.f(t, gamma, ch);
+                sumGX += g * Mem.f(t, gamma, ch) * xhat;
                 dgamma[ch] += g * xhat;
                 dbeta[ch] += g;
             }
             double meanG = rms ? 0 : sumG / per, meanGX = sumGX / per;
             for (long e = 0; e < per; e++) {
                 long at = index(d, st, e);
-                double xhat = (Mem.f(x, at) - mean) * rstd;
-                double g = (double) Mem.f(dy, at) * Mem.f(gamma, channel(d, st, e));
-                Mem.f(dx, at, rstd * (g - meanG - xhat * meanGX));
+                double xhat = (Mem.f(t, x, at) - mean) * rstd;
+                double g = (double) Mem.f(t, dy, at) * Mem.f(t, gamma, channel(d, st, e));
+                Mem.f(t, dx, at, rstd * (g - meanG - xhat * meanGX));
             }
         }
         MemorySegment dg = args.host(Arg.DIFF_GAMMA);
-        for (int ch = 0; ch < d.c(); ch++) Mem.f(dg, ch, dgamma[ch]);
+        for (int ch = 0; ch < d.c(); ch++) Mem.f(t, dg, ch, dgamma[ch]);
         if (!rms) {
             MemorySegment db = args.host(Arg.DIFF_BETA);
-            for (int ch = 0; ch < d.c(); ch++) Mem.f(db, ch, dbeta[ch]);
+            for (int ch = 0; ch < d.c(); ch++) Mem.f(t, db, ch, dbeta[ch]);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.kiln.kernels.ref;
 
 import dev.kiln.kernels.Args;
+import dev.kiln.kernels.DType;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.PixelShuffleDesc;
 
@@ -15,6 +16,7 @@ final class RefPixelShuffle {
     private RefPixelShuffle() {}
 
     static void run(PixelShuffleDesc d, Args args) {
+        DType t = d.dtype();
         MemorySegment src = args.host(Arg.SRC), dst = args.host(Arg.DST);
         int f = d.factor();
         // Both directions in terms of the small-spatial side: cs channels of hs x ws; big side is (cs/f^2) x hs*f x ws*f.
@@ -28,8 +30,8 @@ final class RefPixelShuffle {
                             for (int x = 0; x < ws; x++) {
                                 long small = (((long) b * cs + (long) ch * f * f + (long) i * f + j) * hs + y) * ws + x;
                                 long big = (((long) b * cb + ch) * hb + ((long) y * f + i)) * wb + ((long) x * f + j);
-                                if (d.unshuffle()) Mem.f(dst, small, Mem.f(src, big));
-                                else Mem.f(dst, big, Mem.f(src, small));
+                                if (d.unshuffle()) Mem.f(t, dst, small, Mem.f(t, src, big));
+                                else Mem.f(t, dst, big, Mem.f(t, src, small));
                             }
     }
 }

@@ -1,6 +1,7 @@
 package dev.kiln.kernels.ref;
 
 import dev.kiln.kernels.Args;
+import dev.kiln.kernels.DType;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.Pass;
 import dev.kiln.kernels.desc.PoolDesc;
@@ -20,6 +21,7 @@ final class RefPool {
     private RefPool() {}
 
     static void run(PoolDesc d, Args args) {
+        DType t = d.dtype();
         int p = d.p(), q = d.q(), h = d.h(), w = d.w();
         long planes = (long) d.n() * d.c(), inPlane = (long) h * w, outPlane = (long) p * q;
         boolean fwd = d.pass() == Pass.FORWARD, max = d.pool() == PoolKind.MAX;
@@ -36,32 +38,32 @@ final class RefPool {
                     int ya = Math.max(0, y0), yb = Math.min(h, y0 + d.kh()), xa = Math.max(0, x0), xb = Math.min(w, x0 + d.kw());
                     if (max && fwd) {
                         int best = -1;
-                        float bestV = 0;
+                        double bestV = 0;
                         for (int y = ya; y < yb; y++)
                             for (int x = xa; x < xb; x++) {
-                                float v = Mem.f(src, in0 + (long) y * w + x);
+                                double v = Mem.f(t, src, in0 + (long) y * w + x);
                                 if (best < 0 || v > bestV) { best = y * w + x; bestV = v; }
                             }
-                        Mem.f(dst, out, bestV);
+                        Mem.f(t, dst, out, bestV);
                         Mem.i32(idx, out, best);
                     } else if (max) {
-                        dx[(int) (in0 + Mem.i32(idx, out))] += Mem.f(dy, out);
+                        dx[(int) (in0 + Mem.i32(idx, out))] += Mem.f(t, dy, out);
                     } else {
                         double div = d.countPadding() ? (double) d.kh() * d.kw() : (double) (yb - ya) * (xb - xa);
-                        double sum = 0, g = fwd ? 0 : Mem.f(dy, out) / div;
+                        double sum = 0, g = fwd ? 0 : Mem.f(t, dy, out) / div;
                         for (int y = ya; y < yb; y++)
                             for (int x = xa; x < xb; x++) {
                                 long at = in0 + (long) y * w + x;
-                                if (fwd) sum += Mem.f(src, at); else dx[(int) at] += g;
+                                if (fwd) sum += Mem.f(t, src, at); else dx[(int) at] += g;
                             }
-                        if (fwd) Mem.f(dst, out, sum / div);
+                        if (fwd) Mem.f(t, dst, out, sum / div);
                     }
                 }
             }
         }
         if (!fwd) {
             MemorySegment ds = args.host(Arg.DIFF_SRC);
-            for (int i = 0; i < dx.length; i++) Mem.f(ds, i, dx[i]);
+            for (int i = 0; i < dx.length; i++) Mem.f(t, ds, i, dx[i]);
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.kiln.kernels.ref;
 
 import dev.kiln.kernels.Args;
+import dev.kiln.kernels.DType;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.ReduceDesc;
 import dev.kiln.kernels.desc.ReduceOp;
@@ -16,6 +17,7 @@ final class RefReduce {
     private RefReduce() {}
 
     static void run(ReduceDesc d, Args args) {
+        DType t = d.dtype();
         MemorySegment x = args.host(Arg.SRC), y = args.host(Arg.DST);
         int len = d.length(), inner = d.inner();
         for (int o = 0; o < d.outer(); o++) {
@@ -24,19 +26,19 @@ final class RefReduce {
                 switch (d.op()) {
                     case SUM, MEAN -> {
                         double acc = 0;
-                        for (int l = 0; l < len; l++) acc += Mem.f(x, base + (long) l * inner);
-                        Mem.f(y, at, d.op() == ReduceOp.MEAN ? acc / len : acc);
+                        for (int l = 0; l < len; l++) acc += Mem.f(t, x, base + (long) l * inner);
+                        Mem.f(t, y, at, d.op() == ReduceOp.MEAN ? acc / len : acc);
                     }
                     case MAX -> {
                         double best = Double.NEGATIVE_INFINITY;
-                        for (int l = 0; l < len; l++) best = Math.max(best, Mem.f(x, base + (long) l * inner));
-                        Mem.f(y, at, best);
+                        for (int l = 0; l < len; l++) best = Math.max(best, Mem.f(t, x, base + (long) l * inner));
+                        Mem.f(t, y, at, best);
                     }
                     case ARGMAX -> {
                         int arg = 0;
-                        float best = Mem.f(x, base);
+                        double best = Mem.f(t, x, base);
                         for (int l = 1; l < len; l++) {
-                            float v = Mem.f(x, base + (long) l * inner);
+                            double v = Mem.f(t, x, base + (long) l * inner);
                             if (v > best) { best = v; arg = l; }
                         }
                         Mem.i32(y, at, arg);

@@ -1,6 +1,7 @@
 package dev.kiln.kernels.ref;
 
 import dev.kiln.kernels.Args;
+import dev.kiln.kernels.DType;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.Pass;
 import dev.kiln.kernels.desc.SoftmaxDesc;
@@ -16,6 +17,7 @@ final class RefSoftmax {
     private RefSoftmax() {}
 
     static void run(SoftmaxDesc d, Args args) {
+        DType t = d.dtype();
         int len = d.length(), inner = d.inner();
         boolean fwd = d.pass() == Pass.FORWARD;
         MemorySegment in = args.host(fwd ? Arg.SRC : Arg.DST);
@@ -24,35 +26,35 @@ final class RefSoftmax {
         for (int o = 0; o < d.outer(); o++) {
             for (int i = 0; i < inner; i++) {
                 long base = (long) o * len * inner + i;
-                if (fwd) forward(in, out, base, len, inner, d.log());
-                else backward(in, dy, out, base, len, inner, d.log());
+                if (fwd) forward(t, in, out, base, len, inner, d.log());
+                else backward(t, in, dy, out, base, len, inner, d.log());
             }
         }
     }
 
-    private static void forward(MemorySegment x, MemorySegment y, long base, int len, int stride, boolean log) {
+    private static void forward(DType t, MemorySegment x, MemorySegment y, long base, int len, int stride, boolean log) {
         double max = Double.NEGATIVE_INFINITY;
-        for (int l = 0; l < len; l++) max = Math.max(max, Mem.f(x, base + (long) l * stride));
+        for (int l = 0; l < len; l++) max = Math.max(max, Mem.f(t, x, base + (long) l * stride));
         double sum = 0;
-        for (int l = 0; l < len; l++) sum += Math.exp(Mem.f(x, base + (long) l * stride) - max);
+        for (int l = 0; l < len; l++) sum += Math.exp(Mem.f(t, x, base + (long) l * stride) - max);
         double logSum = Math.log(sum);
         for (int l = 0; l < len; l++) {
             long at = base + (long) l * stride;
-            double z = Mem.f(x, at) - max;
-            Mem.f(y, at, log ? z - logSum : Math.exp(z) / sum);
+            double z = Mem.f(t, x, at) - max;
+            Mem.f(t, y, at, log ? z - logSum : Math.exp(z) / sum);
         }
     }
 
-    private static void backward(MemorySegment y, MemorySegment dy, MemorySegment dx, long base, int len, int stride, boolean log) {
+    private static void backward(DType t, MemorySegment y, MemorySegment dy, MemorySegment dx, long base, int len, int stride, boolean log) {
         double dot = 0;
         for (int l = 0; l < len; l++) {
             long at = base + (long) l * stride;
-            dot += log ? Mem.f(dy, at) : (double) Mem.f(dy, at) * Mem.f(y, at);
+            dot += log ? Mem.f(t, dy, at) : (double) Mem.f(t, dy, at) * Mem.f(t, y, at);
         }
         for (int l = 0; l < len; l++) {
             long at = base + (long) l * stride;
-            double g = Mem.f(dy, at), v = Mem.f(y, at);
-            Mem.f(dx, at, log ? g - Math.exp(v) * dot : v * (g - dot));
+            double g = Mem.f(t, dy, at), v = Mem.f(t, y, at);
+            Mem.f(t, dx, at, log ? g - Math.exp(v) * dot : v * (g - dot));
         }
     }
 }
