@@ -8,5 +8,7 @@ public enum Arg {
     GAMMA, BETA, MEAN, VARIANCE, RSTD, DIFF_GAMMA, DIFF_BETA,
     INDICES,
     ROW_PTR, COL_IDX, VALUES, META,
-    SCALES, SRC_SCALES
+    SCALES, SRC_SCALES,
+    /** Integer zero points of an asymmetric quantisation, one per scale. */
+    ZERO_POINTS
 }

@@ -11,7 +11,9 @@ import java.util.List;
  * (one row per output channel, as a Linear layer's weights).
  * <ul>
  * <li>{@code S8S8}, {@code U8S8}: A s8 or u8, B s8, exact s32 accumulation. Output s32, or f32 with
- *     C = acc * SRC_SCALES[i] * SCALES[j]. Exact while k*|a|max*|b|max < 2^31 (k &lt; 131072 for s8 x s8,
+ *     C = acc * SRC_SCALES[i] * SCALES[j], or s8 requantised: C = clamp(rint(acc * SRC_SCALES[i] * SCALES[j]),
+ *     -128, 127) (the product in double, rounded half to even), where the scales are the requantisation
+ *     multipliers (activation scale times weight scale over the output scale). Exact while k*|a|max*|b|max < 2^31 (k &lt; 131072 for s8 x s8,
  *     k &lt; 65793 for u8 x s8); larger k is rejected.</li>
  * <li>{@code S4}: A f32, B packed s4 with one f32 scale per group of {@code groupSize} along k (SCALES,
  *     n*k/groupSize), C f32.</li>
@@ -35,7 +37,8 @@ public record QGemmDesc(QuantType type, int m, int n, int k, int groupSize, DTyp
         Check.positive(name, "k", k);
         switch (type) {
             case S8S8, U8S8, B1 -> {
-                Check.that(out == DType.S32 || out == DType.F32, name, "output must be s32 or f32, got " + out.lower());
+                if (type == QuantType.B1) Check.that(out == DType.S32 || out == DType.F32, name, "output must be s32 or f32, got " + out.lower());
+                else Check.that(out == DType.S32 || out == DType.F32 || out == DType.S8, name, "output must be s32, f32 or s8, got " + out.lower());
                 long limit = type == QuantType.S8S8 ? 131072 : type == QuantType.U8S8 ? 65793 : Integer.MAX_VALUE;
                 Check.that(k < limit, name, "k=" + k + " would overflow the s32 accumulator (k must be < " + limit + ")");
             }
@@ -92,7 +95,7 @@ public record QGemmDesc(QuantType type, int m, int n, int k, int groupSize, DTyp
                 list.add(ArgSpec.in(Arg.B, DType.F32, (long) n * k, "n*k"));
             }
         }
-        if ((type == QuantType.S8S8 || type == QuantType.U8S8 || type == QuantType.B1) && out == DType.F32) {
+        if ((type == QuantType.S8S8 || type == QuantType.U8S8 || type == QuantType.B1) && out != DType.S32) {
             list.add(ArgSpec.in(Arg.SRC_SCALES, DType.F32, m, "m"));
             list.add(ArgSpec.in(Arg.SCALES, DType.F32, n, "n"));
         }

@@ -29,6 +29,10 @@ public final class RefKernels {
             case PixelShuffleDesc d -> RefPixelShuffle.run(d, args);
             case SpmmDesc d -> RefSpmm.run(d, args);
             case QGemmDesc d -> RefQGemm.run(d, args);
+            case DsmmDesc d -> RefDsmm.run(d, args);
+            case SddmmDesc d -> RefSddmm.run(d, args);
+            case QuantizeDesc d -> RefQuantize.run(d, args);
+            case ConvertDesc d -> RefConvert.run(d, args);
         }
     }
 

@@ -11,7 +11,7 @@ import java.lang.foreign.MemorySegment;
  * Reference low-bit GEMM: C[i][j] = sum over p of A[i][p] * B[j][p] (B holds n rows of k), by type:
  * <ul>
  * <li>S8S8, U8S8: exact, summed in a long; stored as s32, or as f32 = acc * SRC_SCALES[i] * SCALES[j]
- *     computed in double.</li>
+ *     computed in double, or as s8 = clamp(rint(that double), -128, 127).</li>
  * <li>S4: C[i][j] = sum over groups g of SCALES[j][g] * sum over p in g of A[i][p] * B[j][p], where SCALES is
  *     n x (k/groupSize) and B[j][p] is s4 element j*k + p; in double.</li>
  * <li>B1: acc = sum over p &lt; k of (+1 if bit a equals bit b, else -1), i.e. k - 2 popcount(a xor b) over
@@ -26,7 +26,7 @@ public final class RefQGemm {
     static void run(QGemmDesc d, Args args) {
         MemorySegment a = args.host(Arg.A), b = args.host(Arg.B), c = args.host(Arg.C);
         int m = d.m(), n = d.n(), k = d.k();
-        boolean scaled = d.out() == DType.F32 && d.type() != QGemmDesc.QuantType.S4 && d.type() != QGemmDesc.QuantType.LMUL;
+        boolean scaled = d.out() != DType.S32 && d.type() != QGemmDesc.QuantType.S4 && d.type() != QGemmDesc.QuantType.LMUL;
         MemorySegment srcScales = scaled ? args.host(Arg.SRC_SCALES) : null;
         MemorySegment scales = scaled || d.type() == QGemmDesc.QuantType.S4 ? args.host(Arg.SCALES) : null;
         long rowBits = 8L * d.rowBytes();
@@ -57,13 +57,17 @@ public final class RefQGemm {
                 switch (d.type()) {
                     case S4, LMUL -> Mem.f(c, at, facc);
                     default -> {
-                        if (scaled) Mem.f(c, at, acc * (double) Mem.f(srcScales, i) * Mem.f(scales, j));
+                        if (d.out() == DType.S8) c.set(java.lang.foreign.ValueLayout.JAVA_BYTE, at, requantised(acc * (double) Mem.f(srcScales, i) * Mem.f(scales, j)));
+                        else if (scaled) Mem.f(c, at, acc * (double) Mem.f(srcScales, i) * Mem.f(scales, j));
                         else Mem.i32(c, at, Math.toIntExact(acc));
                     }
                 }
             }
         }
     }
+
+    /** The s8 requantisation of an already scaled accumulator: clamp(rint(v), -128, 127). */
+    public static byte requantised(double v) { return (byte) Math.min(Math.max(Math.rint(v), -128), 127); }
 
     /**
      * L-Mul (Luo and Sun 2024, "Addition is all you need"): a multiplication-free approximation of x*y.

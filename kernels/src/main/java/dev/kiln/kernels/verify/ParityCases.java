@@ -32,6 +32,10 @@ final class ParityCases {
             case PIXEL_SHUFFLE -> pixelShuffle();
             case SPMM -> spmm();
             case QGEMM -> qgemm();
+            case DSMM -> SparseCases.dsmm();
+            case SDDMM -> SparseCases.sddmm();
+            case QUANTIZE -> QuantCases.quantize();
+            case CONVERT -> QuantCases.convert();
         };
     }
 
@@ -240,6 +244,8 @@ final class ParityCases {
             list.add(QGemmDesc.lmul(s[1], s[0], s[2], 3 + i % 2));
             if (i < s4.length) list.add(QGemmDesc.s4(s4[i][0], s4[i][1], s4[i][2], s4[i][3]));
         }
+        list.add(QGemmDesc.s8(17, 33, 70, DType.S8));   // requantised int8 outputs
+        list.add(QGemmDesc.u8s8(5, 64, 257, DType.S8));
         list.add(QGemmDesc.s8(96, 80, 1024, DType.F32));
         return list;
     }

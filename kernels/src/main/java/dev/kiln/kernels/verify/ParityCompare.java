@@ -4,6 +4,7 @@ import dev.kiln.kernels.DType;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.ArgSpec;
 import dev.kiln.kernels.desc.ConvDesc;
+import dev.kiln.kernels.desc.DsmmDesc;
 import dev.kiln.kernels.desc.GemmDesc;
 import dev.kiln.kernels.desc.OpDesc;
 import dev.kiln.kernels.desc.QGemmDesc;
@@ -35,7 +36,7 @@ final class ParityCompare {
             if (!spec.access().writes()) continue;
             MemorySegment g = got.get(spec.arg()), e = expected.get(spec.arg());
             MemorySegment mag = magnitude == null ? null : magnitude.get(spec.arg());
-            boolean exact = tol.isExact() || !spec.dtype().isFloatingPoint();
+            boolean exact = tol.isExact() || !spec.dtype().isFloatingPoint() || spec.dtype().bits() == 16; // f16/bf16 read as bits
             long count = spec.count(), total = ParityInputs.allocated(spec);
             double typical = ParityTolerances.cancels(desc) ? meanAbs(e, spec.dtype(), count) : 0;
             long gotZero = 0, expZero = 0, compared = 0;
@@ -51,6 +52,7 @@ final class ParityCompare {
                 }
                 double err = Math.abs(gv - ev);
                 if (Double.isNaN(gv)) err = Double.POSITIVE_INFINITY;
+                if (exact && sameBits(g, e, spec.dtype(), i)) err = 0; // a NaN the reference produced, reproduced
                 double scale = Math.max(Math.abs(ev), mag == null ? 0 : read(mag, spec.dtype(), i)) + typical;
                 double allowed = exact ? 0 : tol.allowed(scale);
                 if (i < count) {
@@ -81,6 +83,7 @@ final class ParityCompare {
             }
             case QGemmDesc q when arg == Arg.C -> " at row " + i / q.n() + ", column " + i % q.n();
             case SpmmDesc s when arg == Arg.C -> " at row " + i / s.n() + ", column " + i % s.n();
+            case DsmmDesc s when arg == Arg.C -> " at row " + i / s.n() + ", column " + i % s.n();
             case ConvDesc c when arg == Arg.DST || arg == Arg.DIFF_SRC -> {
                 boolean out = arg == Arg.DST;
                 long ch = out ? c.k() : c.c(), h = out ? c.p() : c.h(), w = out ? c.q() : c.w();
@@ -144,7 +147,18 @@ final class ParityCompare {
             case S32 -> seg.getAtIndex(ValueLayout.JAVA_INT, i);
             case S8 -> seg.get(ValueLayout.JAVA_BYTE, i);
             case U8 -> Byte.toUnsignedInt(seg.get(ValueLayout.JAVA_BYTE, i));
+            case F16, BF16 -> Short.toUnsignedInt(seg.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i)); // the bits: compared exactly
+            case S4 -> { int b = seg.get(ValueLayout.JAVA_BYTE, i >> 1), nib = (i & 1) == 0 ? b & 0xF : (b >> 4) & 0xF; yield nib >= 8 ? nib - 16 : nib; }
+            case B1 -> (seg.get(ValueLayout.JAVA_BYTE, i >> 3) >> (i & 7)) & 1;
             default -> throw new IllegalArgumentException("parity: cannot compare " + dtype.lower() + " outputs");
+        };
+    }
+
+    private static boolean sameBits(MemorySegment a, MemorySegment b, DType dtype, long i) {
+        return switch (dtype) {
+            case F32 -> a.getAtIndex(ValueLayout.JAVA_INT, i) == b.getAtIndex(ValueLayout.JAVA_INT, i);
+            case F64 -> a.getAtIndex(ValueLayout.JAVA_LONG, i) == b.getAtIndex(ValueLayout.JAVA_LONG, i);
+            default -> false;
         };
     }
 

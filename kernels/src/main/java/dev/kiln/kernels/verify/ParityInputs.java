@@ -61,6 +61,11 @@ final class ParityInputs {
             case PoolDesc p when p.pool() == PoolKind.MAX && p.pass() == Pass.BACKWARD -> poolIndices(p, in, rnd, closer);
             case SoftmaxDesc s when s.pass() == Pass.BACKWARD -> softmaxOutput(s, in, rnd, closer);
             case SpmmDesc s -> SparseInputs.fill(s, in, rnd);
+            case DsmmDesc s -> SparseInputs.structure(s.sparseRows(), s.sparseCols(), s.nnz(), in, rnd);
+            case SddmmDesc s -> SparseInputs.structure(s.m(), s.n(), s.nnz(), in, rnd);
+            case QuantizeDesc q -> QuantCases.fill(q, in, rnd);
+            case QGemmDesc q when q.out() == DType.S8 -> QuantCases.fill(q, in, rnd);
+            case ConvertDesc c -> QuantCases.fill(c, in, rnd);
             default -> { }
         }
     }

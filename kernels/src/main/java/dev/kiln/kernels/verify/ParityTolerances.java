@@ -56,9 +56,14 @@ final class ParityTolerances {
                     : accumulating(DType.F32, PLAIN);
             case PixelShuffleDesc ignored -> Tolerance.exact();
             case SpmmDesc ignored -> accumulating(DType.F32, PLAIN);
+            case DsmmDesc ignored -> accumulating(DType.F32, PLAIN);
+            case SddmmDesc ignored -> accumulating(DType.F32, PLAIN);
+            // f32 arithmetic fully specified by the descriptor: bit-exact, except a computed b1 scale (a mean summed in any order)
+            case QuantizeDesc q -> q.qtype() == DType.B1 && q.computeScales() ? new Tolerance(1e-6, 0) : Tolerance.exact();
+            case ConvertDesc ignored -> Tolerance.exact();
             case QGemmDesc q -> switch (q.type()) {
                 // the s32 accumulator is exact; an f32 output only rounds the conversion and two scale products
-                case S8S8, U8S8, B1 -> q.out() == DType.S32 ? Tolerance.exact() : accumulating(DType.F32, PLAIN);
+                case S8S8, U8S8, B1 -> q.out() != DType.F32 ? Tolerance.exact() : accumulating(DType.F32, PLAIN);
                 case S4, LMUL -> accumulating(DType.F32, PLAIN);
             };
         };
@@ -90,6 +95,8 @@ final class ParityTolerances {
                     Math.abs(g.alpha()), Math.abs(g.beta()), g.batch(), g.strideA(), g.strideB(), g.strideC(), g.bias(), Activation.NONE);
             case ConvDesc c -> c;
             case SpmmDesc s -> s;
+            case DsmmDesc s -> s;
+            case SddmmDesc s -> s;
             case PoolDesc p -> p.pool() == PoolDesc.PoolKind.MAX && p.pass() == Pass.FORWARD ? null : p;
             case ReduceDesc r -> r.op() == ReduceOp.SUM || r.op() == ReduceOp.MEAN ? r : null;
             case BinaryDesc b when b.pass() == Pass.BACKWARD ->

@@ -26,7 +26,7 @@ final class SparseInputs {
     }
 
     /** ROW_PTR and COL_IDX of {@code nnz} entries among rows x cols, by selection sampling (already sorted). */
-    private static void structure(int rows, int cols, int nnz, Map<Arg, HostBuffer> in, SplittableRandom rnd) {
+    static void structure(int rows, int cols, int nnz, Map<Arg, HostBuffer> in, SplittableRandom rnd) {
         MemorySegment rowPtr = in.get(Arg.ROW_PTR).hostSegment(), colIdx = in.get(Arg.COL_IDX).hostSegment();
         long total = (long) rows * cols, needed = nnz;
         int e = 0;

@@ -125,7 +125,8 @@ class DescriptorValidationTest {
     }
 
     @Test void qgemm() {
-        bad(() -> QGemmDesc.s8(2, 3, 4, DType.F64), "qgemm.s8s8", "output must be s32 or f32, got f64");
+        bad(() -> QGemmDesc.s8(2, 3, 4, DType.F64), "qgemm.s8s8", "output must be s32, f32 or s8, got f64");
+        bad(() -> QGemmDesc.binary(2, 3, 4, DType.S8), "qgemm.b1", "output must be s32 or f32, got s8");
         bad(() -> QGemmDesc.s8(2, 3, 131072, DType.S32), "qgemm.s8s8", "k=131072 would overflow the s32 accumulator");
         bad(() -> QGemmDesc.u8s8(2, 3, 65793, DType.S32), "qgemm.u8s8", "k=65793");
         bad(() -> QGemmDesc.s4(2, 3, 12, 5), "qgemm.s4", "k=12 must be a multiple of groupSize=5");

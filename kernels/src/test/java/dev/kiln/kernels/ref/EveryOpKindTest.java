@@ -69,6 +69,29 @@ class EveryOpKindTest {
                 list.add(SpmmDesc.bsr(4, 3, 6, 6, 2, 2));
                 list.add(SpmmDesc.twoFour(3, 5, 8));
             }
+            case DSMM -> {
+                list.add(DsmmDesc.timesTransposed(3, 5, 4, 20));
+                list.add(DsmmDesc.times(3, 5, 4, 20));
+            }
+            case SDDMM -> {
+                list.add(SddmmDesc.of(4, 5, 3, 20));
+                list.add(SddmmDesc.transposedInputs(4, 5, 3, 20));
+            }
+            case QUANTIZE -> {
+                for (QuantizeDesc.Mode mode : QuantizeDesc.Mode.values())
+                    for (DType q : new DType[] {DType.S8, DType.U8, DType.S4, DType.B1}) {
+                        QuantizeDesc d = QuantizeDesc.of(mode, q, Shape.of(3, 4, 16));
+                        list.add(d);
+                        list.add(d.perChannel(1).stochastic(5));
+                        list.add(d.perGroup(8).withComputedScales(false));
+                    }
+            }
+            case CONVERT -> {
+                list.add(new ConvertDesc(DType.F32, DType.F16, 9));
+                list.add(new ConvertDesc(DType.F16, DType.F32, 9));
+                list.add(new ConvertDesc(DType.F32, DType.BF16, 9));
+                list.add(new ConvertDesc(DType.BF16, DType.F32, 9));
+            }
             case QGEMM -> {
                 for (DType out : new DType[] {DType.S32, DType.F32}) {
                     list.add(QGemmDesc.s8(3, 4, 9, out));
@@ -115,6 +138,14 @@ class EveryOpKindTest {
                 if (!s.access().writes()) continue;
                 HostBuffer b = (HostBuffer) args.get(s.arg());
                 boolean nonZero = false;
+                if (s.dtype().isPacked() || s.dtype().bits() == 16) { // no get(i): the bytes must not all be zero
+                    byte[] raw = new byte[(int) b.byteSize()];
+                    b.copyTo(java.lang.foreign.MemorySegment.ofArray(raw));
+                    boolean any = false;
+                    for (byte x : raw) any |= x != 0;
+                    assertTrue(any, what + " " + s.arg() + " is all zero");
+                    continue;
+                }
                 for (long i = 0; i < b.count(); i++) {
                     double v = b.get(i);
                     if (s.dtype() == DType.S32) assertNotEquals(Integer.MIN_VALUE, (int) v, what + " " + s.arg() + "[" + i + "] not written");
@@ -142,7 +173,7 @@ class EveryOpKindTest {
         switch (s.dtype()) {
             case F32 -> {
                 float[] v = RefCase.rand(r, (int) s.count());
-                if (s.arg() == Arg.VARIANCE || s.arg() == Arg.RSTD || d instanceof UnaryDesc u && (u.op() == UnaryOp.LOG || u.op() == UnaryOp.SQRT))
+                if (s.arg() == Arg.VARIANCE || s.arg() == Arg.RSTD || s.arg() == Arg.SCALES || d instanceof UnaryDesc u && (u.op() == UnaryOp.LOG || u.op() == UnaryOp.SQRT))
                     for (int i = 0; i < v.length; i++) v[i] = Math.abs(v[i]) + 0.5f;
                 if (d instanceof BinaryDesc bd && bd.op() == BinaryOp.DIV && s.arg() == Arg.SRC2)
                     for (int i = 0; i < v.length; i++) v[i] += v[i] < 0 ? -0.5f : 0.5f;
@@ -154,6 +185,12 @@ class EveryOpKindTest {
                 b.copyFrom(java.lang.foreign.MemorySegment.ofArray(v));
             }
             case S32 -> b.copyFrom(indices(d, s));
+            case F16, BF16 -> { // finite values: random bits would hold NaNs and infinities
+                float[] v = RefCase.rand(r, (int) s.count());
+                java.lang.foreign.MemorySegment seg = b.hostSegment();
+                for (int i = 0; i < v.length; i++)
+                    seg.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT, i, s.dtype() == DType.F16 ? RefConvert.f32ToF16(v[i]) : RefConvert.f32ToBf16(v[i]));
+            }
             default -> {
                 byte[] raw = new byte[(int) b.byteSize()];
                 r.nextBytes(raw);
@@ -169,6 +206,12 @@ class EveryOpKindTest {
             int rows = sp.format() == SpmmDesc.SparseFormat.BSR ? sp.m() / sp.blockRows() : sp.m();
             int cols = sp.format() == SpmmDesc.SparseFormat.BSR ? sp.k() / sp.blockCols() : sp.k();
             assertEquals((long) rows * cols, sp.nnz(), "test descriptors store every entry");
+            for (int i = 0; i < v.length; i++) v[i] = s.arg() == Arg.ROW_PTR ? i * cols : i % cols;
+        } else if (d instanceof DsmmDesc || d instanceof SddmmDesc) { // dense storage in sparse form, as above
+            int rows = d instanceof DsmmDesc ds ? ds.sparseRows() : ((SddmmDesc) d).m();
+            int cols = d instanceof DsmmDesc ds ? ds.sparseCols() : ((SddmmDesc) d).n();
+            int nnz = d instanceof DsmmDesc ds ? ds.nnz() : ((SddmmDesc) d).nnz();
+            assertEquals((long) rows * cols, nnz, "test descriptors store every entry");
             for (int i = 0; i < v.length; i++) v[i] = s.arg() == Arg.ROW_PTR ? i * cols : i % cols;
         } else if (d instanceof PoolDesc p) {
             for (int i = 0; i < v.length; i++) v[i] = (i * 7) % (p.h() * p.w());

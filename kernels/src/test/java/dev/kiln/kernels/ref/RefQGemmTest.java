@@ -3,6 +3,7 @@ package dev.kiln.kernels.ref;
 import dev.kiln.kernels.DType;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.QGemmDesc;
+import dev.kiln.kernels.spi.HostBuffer;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -52,6 +53,19 @@ class RefQGemmTest {
                 close(wantF, cf, 1e-6, df.opName() + " " + df.shape());
             }
         }
+    }
+
+    @Test void s8OutputIsRequantisedWithPerChannelMultipliers() {
+        byte[] a = {10, -20, 30}, b = {1, 2, 3, -4, -5, -6};          // acc: 60 and -120
+        float[] sa = {0.5f}, sb = {0.25f, 4f};                         // 60 * 0.125 = 7.5 -> 8 (even); -120 * 2 = -240 -> -128
+        QGemmDesc d = QGemmDesc.s8(1, 2, 3, DType.S8);
+        HostBuffer c = HostBuffer.allocate(null, DType.S8, 2);
+        dev.kiln.kernels.Kernels.execute(d, dev.kiln.kernels.Args.of(Arg.A, HostBuffer.wrap(a, DType.S8), Arg.B, HostBuffer.wrap(b, DType.S8),
+                Arg.SRC_SCALES, HostBuffer.wrap(sa), Arg.SCALES, HostBuffer.wrap(sb)).put(Arg.C, c));
+        assertArrayEquals(new byte[] {8, -128}, c.hostSegment().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+        assertEquals(6, RefQGemm.requantised(6.5));
+        assertEquals(127, RefQGemm.requantised(1e9));
+        c.close();
     }
 
     @Test void s8AtTheAccumulatorLimit() {

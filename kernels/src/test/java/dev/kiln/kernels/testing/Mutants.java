@@ -79,6 +79,10 @@ final class Mutants {
             case F32 -> seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (v + 1e-2 * Math.max(1, Math.abs(v))));
             case F64 -> seg.setAtIndex(ValueLayout.JAVA_DOUBLE, i, v + 1e-2 * Math.max(1, Math.abs(v)));
             case S32 -> seg.setAtIndex(ValueLayout.JAVA_INT, i, (int) v + 1);
+            case S8, U8 -> seg.set(ValueLayout.JAVA_BYTE, i, (byte) (seg.get(ValueLayout.JAVA_BYTE, i) ^ 1));
+            case F16, BF16 -> seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, (short) (seg.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i) ^ 1));
+            case S4 -> seg.set(ValueLayout.JAVA_BYTE, i >> 1, (byte) (seg.get(ValueLayout.JAVA_BYTE, i >> 1) ^ ((i & 1) == 0 ? 1 : 0x10)));
+            case B1 -> seg.set(ValueLayout.JAVA_BYTE, i >> 3, (byte) (seg.get(ValueLayout.JAVA_BYTE, i >> 3) ^ (1 << (i & 7))));
             default -> throw new AssertionError("unexpected output dtype " + out.dtype());
         }
     }
@@ -94,6 +98,11 @@ final class Mutants {
             case F32 -> seg.getAtIndex(ValueLayout.JAVA_FLOAT, i);
             case F64 -> seg.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
             case S32 -> seg.getAtIndex(ValueLayout.JAVA_INT, i);
+            case S8 -> seg.get(ValueLayout.JAVA_BYTE, i);
+            case U8 -> Byte.toUnsignedInt(seg.get(ValueLayout.JAVA_BYTE, i));
+            case F16, BF16 -> Short.toUnsignedInt(seg.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i)); // bits; perturbing flips the lowest
+            case S4 -> ((seg.get(ValueLayout.JAVA_BYTE, i >> 1) >> ((i & 1) * 4)) << 28) >> 28;
+            case B1 -> (seg.get(ValueLayout.JAVA_BYTE, i >> 3) >> (i & 7)) & 1;
             default -> throw new AssertionError("unexpected output dtype " + dtype);
         };
     }

@@ -54,7 +54,13 @@ class ParityCasesTest {
         covers(OpKind.POOL, OpDesc::opName, 4);
         covers(OpKind.PIXEL_SHUFFLE, OpDesc::opName, 2);
         covers(OpKind.SPMM, OpDesc::opName, 3);
-        covers(OpKind.QGEMM, d -> d.opName() + " " + ((QGemmDesc) d).out(), 8);
+        covers(OpKind.DSMM, OpDesc::opName, 2);
+        covers(OpKind.SDDMM, OpDesc::opName, 2);
+        covers(OpKind.QGEMM, d -> d.opName() + " " + ((QGemmDesc) d).out(), 10);
+        covers(OpKind.QUANTIZE, OpDesc::opName, 12);
+        covers(OpKind.QUANTIZE, d -> ((QuantizeDesc) d).granularity() + " " + ((QuantizeDesc) d).rounding(), 3 * 2);
+        covers(OpKind.QUANTIZE, d -> ((QuantizeDesc) d).symmetric() + " " + ((QuantizeDesc) d).computeScales(), 2 * 2);
+        covers(OpKind.CONVERT, OpDesc::opName, 4);
 
         List<OpDesc> gemm = Parity.cases(OpKind.GEMM, 40);
         assertTrue(gemm.stream().anyMatch(d -> ((GemmDesc) d).batch() > 1), "batched GEMM");
@@ -89,6 +95,8 @@ class ParityCasesTest {
     @Test
     void tolerancesExactForIntegerAndDataMovement() {
         assertTrue(Parity.tolerance(QGemmDesc.s8(3, 4, 5, DType.S32)).isExact());
+        assertTrue(Parity.tolerance(QuantizeDesc.of(QuantizeDesc.Mode.FAKE, DType.S4, Shape.of(3, 32)).perGroup(32)).isExact());
+        assertTrue(Parity.tolerance(new ConvertDesc(DType.F32, DType.F16, 5)).isExact());
         assertTrue(Parity.tolerance(new PixelShuffleDesc(1, 4, 2, 2, 2, false)).isExact());
         assertTrue(Parity.tolerance(new ReduceDesc(ReduceOp.MAX, 2, 3, 4)).isExact());
         assertTrue(Parity.tolerance(new ReduceDesc(ReduceOp.ARGMAX, 2, 3, 4)).isExact());
