@@ -26,6 +26,12 @@ final class Staging {
 
     /** Runs {@code plan} on {@code device}; {@code specs} are the descriptor's operands, in its order. */
     static void run(Device device, List<ArgSpec> specs, Plan plan, Args args) {
+        if (allUsable(device, specs, args)) { // the common case: no temporaries, no copy of the argument map
+            Stream stream = device.defaultStream();
+            plan.execute(stream, args);
+            stream.synchronize();
+            return;
+        }
         Args local = Args.of();
         List<Staged> staged = new ArrayList<>();
         Stream stream = device.defaultStream();
@@ -52,6 +58,14 @@ final class Staging {
         } finally {
             release(stream, staged, failure);
         }
+    }
+
+    private static boolean allUsable(Device device, List<ArgSpec> specs, Args args) {
+        for (ArgSpec spec : specs) {
+            DeviceBuffer b = args.get(spec.arg());
+            if (b != null && !Placement.Where.of(b).usableOn(device)) return false;
+        }
+        return true;
     }
 
     /**

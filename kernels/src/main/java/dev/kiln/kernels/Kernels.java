@@ -42,12 +42,13 @@ public final class Kernels {
         if (args == null) throw new IllegalArgumentException(op + ": args is null");
         List<ArgSpec> specs = desc.args();
         for (Map.Entry<Arg, DeviceBuffer> e : args.asMap().entrySet()) {
-            if (desc.spec(e.getKey()) == null)
+            if (!takes(specs, e.getKey()))
                 throw new IllegalArgumentException(op + ": unexpected argument " + e.getKey() + " (takes " + roles(specs) + ")");
         }
         for (ArgSpec spec : specs) {
             DeviceBuffer buf = args.get(spec.arg());
-            String name = op + ": argument " + spec.arg();
+            if (buf != null && !buf.isClosed() && buf.dtype() == spec.dtype() && buf.count() >= spec.count()) continue;
+            String name = op + ": argument " + spec.arg(); // built only on failure: this runs on every call
             if (buf == null)
                 throw new IllegalArgumentException(name + " is missing: needs " + spec.count() + " " + spec.dtype().lower()
                         + " elements (" + spec.rule() + "); " + desc.shape());
@@ -71,6 +72,12 @@ public final class Kernels {
                             + " (outputs may not alias other operands)");
             }
         }
+    }
+
+    /** {@code desc.spec(arg) != null} on specs built once: descriptors compute their specs on every call. */
+    private static boolean takes(List<ArgSpec> specs, Arg arg) {
+        for (ArgSpec s : specs) if (s.arg() == arg) return true;
+        return false;
     }
 
     private static boolean overlap(DeviceBuffer a, long aBytes, DeviceBuffer b, long bBytes) {

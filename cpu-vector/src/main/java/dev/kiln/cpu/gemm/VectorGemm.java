@@ -19,7 +19,7 @@ import java.lang.foreign.MemorySegment;
  * nr-wide slivers of B (inner). The block grid and the k panels do not depend on the thread count, so
  * results are bit-identical for any number of threads. Accumulation is in the dtype (FMA), per k panel;
  * bias and activation are applied after the last. f32 GEMVs (n == 1 or m == 1) go to {@link GemmGemv}, which
- * reads the matrix once without packing.
+ * reads the matrix once without packing, and small f32 GEMMs to {@link GemmSmall}, which does not pack.
  */
 public final class VectorGemm {
     private VectorGemm() {}
@@ -50,6 +50,10 @@ public final class VectorGemm {
         boolean f64 = d.dtype() == DType.F64;
         if (!f64 && GemmGemv.applies(d)) { // memory-bound: read the matrix once, no packing
             GemmGemv.run(w, d, a, b, c, bias);
+            return;
+        }
+        if (!f64 && GemmSmall.applies(d)) { // packing would cost more than the multiply
+            GemmSmall.run(w, d, a, b, c, bias);
             return;
         }
         GemmBlocking g = GemmBlocking.forLanes(f64 ? w.doubles().length() : w.floats().length(), f64 ? 8 : 4).fitTasks(d.m(), d.n());

@@ -25,21 +25,22 @@ public record GemmDesc(DType dtype, Transpose transA, Transpose transB, int m, i
         Check.notNull(op, "transA", transA);
         Check.notNull(op, "transB", transB);
         Check.notNull(op, "activation", activation);
-        Check.that(dtype == DType.F32 || dtype == DType.F64, op, "dtype must be f32 or f64, got " + dtype.lower());
+        Check.that(dtype == DType.F32 || dtype == DType.F64, op, () -> "dtype must be f32 or f64, got " + dtype.lower());
         Check.nonNegative(op, "m", m);
         Check.nonNegative(op, "n", n);
         Check.nonNegative(op, "k", k);
         Check.atLeast(op, "lda", lda, Math.max(1, transA == Transpose.N ? k : m),
-                transA == Transpose.N ? "A is m x k untransposed, k=" + k : "A is k x m transposed, m=" + m);
+                () -> transA == Transpose.N ? "A is m x k untransposed, k=" + k : "A is k x m transposed, m=" + m);
         Check.atLeast(op, "ldb", ldb, Math.max(1, transB == Transpose.N ? n : k),
-                transB == Transpose.N ? "B is k x n untransposed, n=" + n : "B is n x k transposed, k=" + k);
-        Check.atLeast(op, "ldc", ldc, Math.max(1, n), "C is m x n, n=" + n);
+                () -> transB == Transpose.N ? "B is k x n untransposed, n=" + n : "B is n x k transposed, k=" + k);
+        Check.atLeast(op, "ldc", ldc, Math.max(1, n), () -> "C is m x n, n=" + n);
         Check.positive(op, "batch", batch);
         Check.nonNegative(op, "strideA", strideA);
         Check.nonNegative(op, "strideB", strideB);
         Check.nonNegative(op, "strideC", strideC);
+        // The messages are built only on failure: small GEMMs construct a descriptor per call.
         Check.that(Double.isFinite(alpha) && Double.isFinite(beta), op,
-                "alpha and beta must be finite, got alpha=" + alpha + " beta=" + beta);
+                () -> "alpha and beta must be finite, got alpha=" + alpha + " beta=" + beta);
         if (batch > 1) Check.atLeast(op, "strideC", strideC, Check.span(op, m, n, ldc),
                 "batched C matrices must not overlap: (m-1)*ldc+n");
         // Spans are computed here once so that overflow is reported at construction.
@@ -85,7 +86,24 @@ public record GemmDesc(DType dtype, Transpose transA, Transpose transB, int m, i
 
     @Override public OpKind kind() { return OpKind.GEMM; }
 
+    /**
+     * Specs by descriptor. The facade and dispatch each ask for them on every call, and building them (rule
+     * strings included) cost more than an 8x8 GEMM itself; small-GEMM callers make an equal descriptor per
+     * call, so equality is the key. Bounded: cleared when full (a few thousand shapes is far past any model's).
+     */
+    private static final java.util.concurrent.ConcurrentHashMap<GemmDesc, List<ArgSpec>> SPECS = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final int SPECS_MAX = 4096;
+
     @Override public List<ArgSpec> args() {
+        List<ArgSpec> cached = SPECS.get(this);
+        if (cached != null) return cached;
+        List<ArgSpec> built = buildArgs();
+        if (SPECS.size() >= SPECS_MAX) SPECS.clear();
+        SPECS.put(this, built);
+        return built;
+    }
+
+    private List<ArgSpec> buildArgs() {
         String op = "gemm";
         List<ArgSpec> list = new ArrayList<>(4);
         list.add(ArgSpec.in(Arg.A, dtype, batched(strideA, Check.span(op, rowsA(), colsA(), lda)),

@@ -113,6 +113,21 @@ public final class Parity {
         return new ParityResult(desc, dev, name, seed, ParityResult.Status.PASSED, outcome.worstError(), "");
     }
 
+    /**
+     * The harness's seeded inputs for {@code desc} (every operand, outputs poisoned), as host buffers the
+     * caller owns and closes: for benchmarks, which time a kernel on the data its check ran on.
+     */
+    public static Map<Arg, HostBuffer> inputs(OpDesc desc, long seed) {
+        if (desc == null) throw new IllegalArgumentException("parity: descriptor is null");
+        Closer closer = new Closer();
+        try {
+            return ParityInputs.generate(desc, seed, closer);
+        } catch (RuntimeException | Error e) {
+            closer.close();
+            throw e;
+        }
+    }
+
     /** The tolerance of {@code desc}'s floating-point outputs; integer outputs are always compared exactly. */
     public static Tolerance tolerance(OpDesc desc) {
         if (desc == null) throw new IllegalArgumentException("parity: descriptor is null");
