@@ -3,6 +3,7 @@ package dev.kiln.cpu.quant;
 import dev.kiln.cpu.CpuThreads;
 import dev.kiln.cpu.Width;
 import dev.kiln.kernels.desc.QGemmDesc;
+import dev.kiln.kernels.ref.RefQGemm;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -75,7 +76,8 @@ final class Int8Gemm {
         if (unsigned) CpuThreads.parallelFor(colTasks, t -> rowSums(w, b, bsum, t * NB, Math.min(n, t * NB + NB), k));
         CpuThreads.parallelFor(rowTasks * colTasks, t -> {
             int i0 = (t / colTasks) * MB, j0 = (t % colTasks) * NB;
-            block(w, aw, bw, kp, b, k, i0, Math.min(m, i0 + MB), j0, Math.min(n, j0 + NB), n, unsigned ? bsum : null, c, srcScales, scales);
+            block(w, aw, bw, kp, b, k, i0, Math.min(m, i0 + MB), j0, Math.min(n, j0 + NB), n, unsigned ? bsum : null, c, srcScales, scales,
+                    d.out() == dev.kiln.kernels.DType.S8);
         });
     }
 
@@ -128,7 +130,7 @@ final class Int8Gemm {
     }
 
     private static void block(Width w, short[] aw, short[] bw, int kp, MemorySegment b, int k, int i0, int i1, int j0, int j1, int n,
-                              int[] bsum, MemorySegment c, MemorySegment srcScales, MemorySegment scales) {
+                              int[] bsum, MemorySegment c, MemorySegment srcScales, MemorySegment scales, boolean s8) {
         int[] out = new int[8];
         int i = i0;
         for (; i + 2 <= i1; i += 2) {
@@ -136,23 +138,25 @@ final class Int8Gemm {
                 int jb = Math.min(j + 1, j1 - 1); // an odd last column repeats (computed twice, stored once)
                 tile2x2(w, aw, i * kp, kp, bw, j * kp, jb * kp, out);
                 for (int r = 0; r < 2; r++) {
-                    store(c, i + r, j, n, out[2 * r], bsum, srcScales, scales);
-                    if (jb != j) store(c, i + r, jb, n, out[2 * r + 1], bsum, srcScales, scales);
+                    store(c, i + r, j, n, out[2 * r], bsum, srcScales, scales, s8);
+                    if (jb != j) store(c, i + r, jb, n, out[2 * r + 1], bsum, srcScales, scales, s8);
                 }
             }
         }
         for (; i < i1; i++) {
             for (int j = j0; j < j1; j += 2) {
                 tile1x2(w, aw, i * kp, kp, b, k, j, j1, out);
-                for (int q = 0; q < 2 && j + q < j1; q++) store(c, i, j + q, n, out[q], bsum, srcScales, scales);
+                for (int q = 0; q < 2 && j + q < j1; q++) store(c, i, j + q, n, out[q], bsum, srcScales, scales, s8);
             }
         }
     }
 
-    private static void store(MemorySegment c, int i, int j, int n, int acc, int[] bsum, MemorySegment srcScales, MemorySegment scales) {
+    private static void store(MemorySegment c, int i, int j, int n, int acc, int[] bsum, MemorySegment srcScales, MemorySegment scales,
+                              boolean s8) {
         if (bsum != null) acc += 128 * bsum[j];
         long at = (long) i * n + j;
         if (scales == null) c.setAtIndex(S32, at, acc);
+        else if (s8) c.set(ValueLayout.JAVA_BYTE, at, RefQGemm.requantised(acc * (double) srcScales.getAtIndex(F32, i) * scales.getAtIndex(F32, j)));
         else c.setAtIndex(F32, at, (float) (acc * (double) srcScales.getAtIndex(F32, i) * scales.getAtIndex(F32, j)));
     }
 

@@ -35,6 +35,12 @@ final class QSpecies {
         return q == 4 ? B128 : q == 2 ? B64 : null;
     }
 
+    /** Bytes of the full width (four bytes per f32 lane). */
+    static VectorSpecies<Byte> bytes(Width w) {
+        int q = w.bits() >> 7;
+        return q == 4 ? ByteVector.SPECIES_512 : q == 2 ? B256 : B128;
+    }
+
     static VectorSpecies<Short> shorts(Width w) {
         int q = w.bits() >> 7;
         return q == 4 ? S512 : q == 2 ? S256 : S128;

@@ -28,6 +28,7 @@ import java.nio.ByteOrder;
  * width has a byte species of one byte per f32 lane (256 and 512 bits) and groups cover whole chunks of
  * {@code 2 * lanes}: one byte per lane is widened to s32, its low and high nibbles sign-extended with two
  * shifts each, so a chunk is stored even elements first, then odd ones, and A rows are packed the same way.
+ * For m = 1 with every chunk full, the decoded values go straight into FMAs ({@link #fusedDot}), not a row.
  * Larger m: B is decoded once to f32 n x k and the f32 GEMM runs with B transposed, amortising the decode.
  */
 final class S4Gemm {
@@ -67,6 +68,12 @@ final class S4Gemm {
                 int q = p < full ? deinterleaved(p, chunk) : p;
                 pa[i * k + q] = a.getAtIndex(F32, (long) i * k + p);
             }
+        }
+        if (m == 1 && vector && full == k) { // GEMV: decode and multiply in registers, no scratch row
+            CpuThreads.parallelFor(Math.ceilDiv(n, 64), t -> {
+                for (int j = t * 64; j < Math.min(n, t * 64 + 64); j++) c.setAtIndex(F32, j, fusedDot(w, b, scales, j, k, g, pa));
+            });
+            return;
         }
         CpuThreads.parallelFor(Math.ceilDiv(n, 64), t -> {
             Scratch own = SCRATCH.get();
@@ -117,6 +124,34 @@ final class S4Gemm {
             odd.mul(scale).intoArray(row, p + l);
         }
         for (int p = full; p < k; p++) row[p] = nibble(b, e + p) * scales.getAtIndex(F32, j * groups + p / g);
+    }
+
+    /**
+     * Row j of B dotted with the deinterleaved A row {@code pa} without storing the decoded row: per chunk
+     * the even and odd nibbles meet their A halves in two FMAs into a group accumulator, which is scaled
+     * into the total once per group.
+     */
+    private static float fusedDot(Width w, MemorySegment b, MemorySegment scales, int j, int k, int g, float[] pa) {
+        VectorSpecies<Byte> qb = QSpecies.quarterBytes(w);
+        VectorSpecies<Float> fs = w.floats();
+        int l = fs.length(), chunk = 2 * l;
+        long e = (long) j * k, groups = k / g;
+        FloatVector total = FloatVector.zero(fs);
+        for (int p0 = 0; p0 < k; p0 += g) {
+            FloatVector acc0 = FloatVector.zero(fs), acc1 = acc0;
+            for (int p = p0; p < p0 + g; p += chunk) {
+                IntVector x = (IntVector) ByteVector.fromMemorySegment(qb, b, (e + p) >> 1, NATIVE)
+                        .convertShape(VectorOperators.B2I, QSpecies.ints(w), 0);
+                FloatVector even = (FloatVector) x.lanewise(VectorOperators.LSHL, 28).lanewise(VectorOperators.ASHR, 28)
+                        .convert(VectorOperators.I2F, 0);
+                FloatVector odd = (FloatVector) x.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 28)
+                        .convert(VectorOperators.I2F, 0);
+                acc0 = even.fma(FloatVector.fromArray(fs, pa, p), acc0);
+                acc1 = odd.fma(FloatVector.fromArray(fs, pa, p + l), acc1);
+            }
+            total = acc0.add(acc1).fma(FloatVector.broadcast(fs, scales.getAtIndex(F32, j * groups + p0 / g)), total);
+        }
+        return Lanes.sum(total);
     }
 
     private static float dot(Width w, float[] a, int ai, float[] row, int k) {

@@ -26,7 +26,7 @@ public final class VectorQGemm {
     /** Runs a validated descriptor at width {@code w} on host segments. */
     public static void run(Width w, QGemmDesc d, Args a) {
         MemorySegment src = a.host(Arg.A), wts = a.host(Arg.B), dst = a.host(Arg.C);
-        boolean scaled = d.out() == DType.F32 && (d.type() == QGemmDesc.QuantType.S8S8 || d.type() == QGemmDesc.QuantType.U8S8
+        boolean scaled = d.out() != DType.S32 && (d.type() == QGemmDesc.QuantType.S8S8 || d.type() == QGemmDesc.QuantType.U8S8
                 || d.type() == QGemmDesc.QuantType.B1);
         MemorySegment srcScales = scaled ? a.host(Arg.SRC_SCALES) : null;
         MemorySegment scales = scaled || d.type() == QGemmDesc.QuantType.S4 ? a.host(Arg.SCALES) : null;

@@ -52,6 +52,8 @@ class QuantParityTest {
         list.add(QGemmDesc.binary(5, 40, 129, DType.S32));
         list.add(QGemmDesc.lmul(9, 5, 300, 4));
         list.add(QGemmDesc.lmul(1, 3, 17, 3));
+        list.add(QGemmDesc.s8(70, 131, 200, DType.S8));      // requantised to int8, 2 x 2 tiles and edges
+        list.add(QGemmDesc.u8s8(1, 67, 256, DType.S8));      // and the GEMV path
         return list;
     }
 

@@ -1,0 +1,6 @@
+package dev.kiln.cpu.quant;
+
+/** {@link QuantizeParityTest} on one thread (own JVM). */
+class QuantizeParity1ThreadTest extends QuantizeParityTest {
+    @Override int threads() { return 1; }
+}
