@@ -13,9 +13,10 @@ import java.nio.ByteOrder;
  * over images, groups and column blocks, one level up, so this never calls the thread pool). Row-major.
  *
  * <p>Packed A ({@code m x k}): for each sliver of {@link #MR} rows (starting at {@code i * k * MR}), each
- * chunk of depth {@link #KC} holds its MR rows one after the other, the layout {@link GemmMicro#kernel} (the
- * GEMM's own microkernel, used here too) reads. Packed B ({@code k x n}): for each sliver of {@code nr = 2
- * lanes} columns, k groups of nr values; sliver {@code j} starts at {@code j * k * nr}. Rows and columns
+ * chunk of depth {@link #KC} holds its MR rows one after the other, the layout the GEMM's own microkernels
+ * ({@link GemmMicro#kernel}, and {@link GemmMicro#kernelWide} at 16 lanes, as the GEMM chooses) read. Packed B
+ * ({@code k x n}): for each sliver of {@link #nr} columns (2 vectors, 4 at 16 lanes), k groups of nr values;
+ * sliver {@code j} starts at {@code j * k * nr}. Rows and columns
  * beyond the edge are zero. Both are packed over the full depth, and the kernel walks the depth in chunks
  * of {@link #KC} (an A and B sliver chunk stay in L1/L2), adding each chunk's tile into C. The chunking
  * depends only on k, so results do not depend on the thread count.
@@ -28,7 +29,11 @@ final class ConvGemm {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
-    static int nr(Width w) { return 2 * w.floats().length(); }
+    /** Sliver width: 4 vectors at 16 lanes (the 6 x 4-vector kernel needs AVX-512's 32 registers), else 2. */
+    static int nr(Width w) {
+        int l = w.floats().length();
+        return (l >= 16 ? 4 : 2) * l;
+    }
 
     /** Floats a packed A of m x k takes. */
     static int packedA(int m, int k) { return Math.ceilDiv(m, MR) * MR * k; }
@@ -63,7 +68,7 @@ final class ConvGemm {
     /** Packs the k x n matrix whose element (p, j) is {@code b[base + p*ldb + j]} into {@code dst}. */
     static void packB(Width w, MemorySegment b, long base, int ldb, int k, int n, float[] dst) {
         var s = w.floats();
-        int l = s.length(), nr = 2 * l;
+        int l = s.length(), nr = nr(w);
         for (int jr = 0, sliver = 0; jr < n; jr += nr, sliver += k * nr) {
             int cols = Math.min(nr, n - jr);
             for (int p = 0, d = sliver; p < k; p++, d += nr) {
@@ -82,7 +87,16 @@ final class ConvGemm {
      */
     static void multiply(Width w, int m, int n, int k, float[] ap, int aOff, float[] bp, MemorySegment c, long cOff, int ldc,
                          boolean accumulate, float[] tile) {
-        int nr = nr(w);
+        multiply(w, nr(w), m, n, k, ap, aOff, bp, c, cOff, ldc, accumulate, tile);
+    }
+
+    /** Sliver width of the 6 x 2-vector kernel, for products whose B is packed by the caller at that width. */
+    static int narrowNr(Width w) { return 2 * w.floats().length(); }
+
+    /** As {@link #multiply(Width, int, int, int, float[], int, float[], MemorySegment, long, int, boolean, float[])} with B packed at {@code nr} ({@link #nr} or {@link #narrowNr}). */
+    static void multiply(Width w, int nr, int m, int n, int k, float[] ap, int aOff, float[] bp, MemorySegment c, long cOff, int ldc,
+                         boolean accumulate, float[] tile) {
+        boolean wide = nr == 4 * w.floats().length();
         int p0 = 0;
         do { // once even when k == 0, so that C is still written
             int kc = Math.min(KC, k - p0);
@@ -90,8 +104,9 @@ final class ConvGemm {
             for (int jr = 0; jr < n; jr += nr) {
                 int cols = Math.min(nr, n - jr), bi = jr * k + p0 * nr;
                 for (int ir = 0; ir < m; ir += MR) {
-                    GemmMicro.kernel(w, kc, ap, aOff + ir * k + p0 * MR, bp, bi, tile);
-                    writeBack(w, tile, c, cOff + (long) ir * ldc + jr, ldc, Math.min(MR, m - ir), cols, add);
+                    if (wide) GemmMicro.kernelWide(w, kc, ap, aOff + ir * k + p0 * MR, bp, bi, tile);
+                    else GemmMicro.kernel(w, kc, ap, aOff + ir * k + p0 * MR, bp, bi, tile);
+                    writeBack(w, nr, tile, c, cOff + (long) ir * ldc + jr, ldc, Math.min(MR, m - ir), cols, add);
                 }
             }
             p0 += kc;
@@ -99,9 +114,9 @@ final class ConvGemm {
     }
 
     /** Stores ({@code add}: adds) rows x cols of the tile into C; body and tail round identically. */
-    private static void writeBack(Width w, float[] tile, MemorySegment c, long ci, int ldc, int rows, int cols, boolean add) {
+    private static void writeBack(Width w, int nr, float[] tile, MemorySegment c, long ci, int ldc, int rows, int cols, boolean add) {
         var s = w.floats();
-        int l = s.length(), nr = 2 * l;
+        int l = s.length();
         for (int r = 0; r < rows; r++) {
             long row = ci + (long) r * ldc;
             int t = r * nr, j = 0;

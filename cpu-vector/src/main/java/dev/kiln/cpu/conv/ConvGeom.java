@@ -47,6 +47,18 @@ record ConvGeom(int n, int cx, int hx, int wx, int cy, int hy, int wy, int group
     /** Element index of Y[b][g*cyg][0][0]. */
     long yBase(int b, int g) { return ((long) b * cy + (long) g * cyg()) * yPlane(); }
 
+    /**
+     * For stride 1, the data map (X from Y) as a forward map: a convolution from Y (cy channels, hy x wy) to X
+     * with the same taps turned by 180 degrees and padding (r-1)*dh - ph, (s-1)*dw - pw, whose weights are W's
+     * with the channel axes swapped per group. Null where that does not hold: strides above 1 (the data map
+     * then skips input positions) or padding wider than the dilated kernel.
+     */
+    ConvGeom adjointAsForward() {
+        int ph2 = (r - 1) * dh - ph, pw2 = (s - 1) * dw - pw;
+        if (sh != 1 || sw != 1 || ph2 < 0 || pw2 < 0) return null;
+        return new ConvGeom(n, cy, hy, wy, cx, hx, wx, groups, r, s, 1, 1, ph2, pw2, dh, dw);
+    }
+
     /** Column offset of kernel tap (ry, sx): ix = ox*sw + xOff(sx). */
     private int xOff(int sx) { return sx * dw - pw; }
 

@@ -17,11 +17,14 @@ import java.nio.ByteOrder;
  * Convolution, every pass, regular and transposed, as im2col + GEMM ({@link ConvGeom} for the phrasing,
  * {@link ConvGemm} for the product); depthwise convolutions go to {@link VectorDepthwise}. The three maps:
  * <ul>
- * <li>fwd (Y from X): per (image, group, block of output columns) task, im2col of the block into
+ * <li>fwd (Y from X): usually {@link ConvBand} (packed B copied straight from padded phase planes of X);
+ *     otherwise per (image, group, block of output columns) task, im2col of the block into
  *     per-thread scratch, packed, multiplied by the weights packed once per call; bias in the epilogue.</li>
- * <li>data (X from Y): per (image, group) task, col = W_g^T . Y_g block by block, scattered (added) into
- *     X_g, which the task owns and zeroes first.</li>
- * <li>weights (W from X, Y): per (group, block of weight columns) task, the sum over images of
+ * <li>data (X from Y): for stride 1 with at least {@link #FLIP_MIN_CHANNELS} X channels per group, the
+ *     forward map of the adjoint convolution ({@link #dataAsForward}); otherwise per (image, group) task,
+ *     col = W_g^T . Y_g block by block, scattered (added) into X_g, which the task owns and zeroes first.</li>
+ * <li>weights (W from X, Y): with few weight columns, dot products of contiguous runs ({@link
+ *     ConvBandWeights}); otherwise per (group, block of weight columns) task, the sum over images of
  *     Y_g . col^T in image order, so the reduction order is fixed for any thread count.</li>
  * </ul>
  * Regular: FORWARD = fwd, BACKWARD_DATA = data. Transposed: FORWARD = data (+ bias over k), BACKWARD_DATA
@@ -36,6 +39,12 @@ public final class VectorConv {
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     /** Target floats of one im2col block: col and its packed copy, 512 KiB together, stay within a 1 MiB L2. */
     private static final int BLOCK_FLOATS = 64 * 1024;
+    /**
+     * The data map runs as a forward map only with at least this many X channels per group: they are the rows
+     * of its GEMM, and a first layer's 1 or 3 would fill a fraction of the microkernel's 6 (the col path's
+     * rows are channels x taps).
+     */
+    private static final int FLIP_MIN_CHANNELS = 16;
     /** Weight-gradient column blocks per group: enough tasks for a few cores without repeating much packing. */
     private static final int WEIGHT_BLOCKS = 4;
 
@@ -111,6 +120,10 @@ public final class VectorConv {
         float[] ap = packedWeights(aStride * g.groups());
         for (int grp = 0; grp < g.groups(); grp++)
             ConvGemm.packA(wt, (long) grp * cyg * kdim, kdim, false, cyg, kdim, ap, grp * aStride);
+        if (ConvBand.forwardApplies(g)) { // im2col rows as contiguous runs of padded phase planes: no im2col buffer
+            ConvBand.fwd(w, g, x, ap, aStride, y, bias);
+            return;
+        }
         int nc = block(kdim, plane, nr), blocks = Math.ceilDiv(plane, nc), perImage = g.groups() * blocks;
         CpuThreads.parallelFor(g.n() * perImage, task -> {
             int b = task / perImage, grp = task % perImage / blocks, j0 = task % blocks * nc, cols = Math.min(nc, plane - j0);
@@ -127,6 +140,11 @@ public final class VectorConv {
 
     /** X = data(Y, W) (+ bias per X channel: the transposed forward). */
     static void data(Width w, ConvGeom g, MemorySegment y, MemorySegment wt, MemorySegment x, MemorySegment bias) {
+        ConvGeom flipped = g.adjointAsForward();
+        if (flipped != null && g.cxg() >= FLIP_MIN_CHANNELS && ConvBand.forwardApplies(flipped)) {
+            dataAsForward(w, g, flipped, y, wt, x, bias);
+            return;
+        }
         int kdim = g.kdim(), cyg = g.cyg(), plane = g.yPlane(), nr = ConvGemm.nr(w);
         int aStride = ConvGemm.packedA(kdim, cyg);
         float[] ap = packedWeights(aStride * g.groups());
@@ -151,11 +169,42 @@ public final class VectorConv {
     }
 
     /**
+     * The data map of a stride-1 convolution as the forward map of {@code flipped} ({@link
+     * ConvGeom#adjointAsForward}): Y is its input, X its output, and its weights are W's with the two channel
+     * axes swapped per group and the taps turned by 180 degrees, gathered here once per call and packed.
+     * No col buffer and no scatter-add: the same band path as the forward, at the same speed per FLOP.
+     */
+    private static void dataAsForward(Width w, ConvGeom g, ConvGeom flipped, MemorySegment y, MemorySegment wt, MemorySegment x,
+                                      MemorySegment bias) {
+        int cyg = g.cyg(), cxg = g.cxg(), r = g.r(), s = g.s(), taps = r * s, kdim = flipped.kdim();
+        float[] turned = new float[g.groups() * cxg * kdim]; // weights-sized: small next to the product
+        for (int grp = 0; grp < g.groups(); grp++)
+            for (int ci = 0; ci < cxg; ci++)
+                for (int o = 0; o < cyg; o++) {
+                    long from = ((long) (grp * cyg + o) * cxg + ci) * taps;
+                    int to = ((grp * cxg + ci) * cyg + o) * taps;
+                    for (int t = 0; t < taps; t++) turned[to + taps - 1 - t] = wt.getAtIndex(F, from + t);
+                }
+        int aStride = ConvGemm.packedA(cxg, kdim);
+        float[] ap = packedWeights(aStride * g.groups());
+        MemorySegment seg = MemorySegment.ofArray(turned);
+        for (int grp = 0; grp < g.groups(); grp++)
+            ConvGemm.packA(seg, (long) grp * cxg * kdim, kdim, false, cxg, kdim, ap, grp * aStride);
+        ConvBand.fwd(w, flipped, y, ap, aStride, x, bias);
+    }
+
+    /**
      * W = weights(X, Y): per group, sum over images of Y_g . col^T, images in order. Tasks split the weight
      * columns (and, when that gives fewer than WEIGHT_BLOCKS tasks, the output channels), never the images.
      */
     static void weights(Width w, ConvGeom g, MemorySegment x, MemorySegment y, MemorySegment dw) {
-        int kdim = g.kdim(), cyg = g.cyg(), plane = g.yPlane(), nr = ConvGemm.nr(w);
+        if (ConvBandWeights.applies(g, w)) { // dot products of contiguous runs: no transposed packing
+            ConvBandWeights.weights(w, g, x, y, dw);
+            return;
+        }
+        // the 2-vector kernel: B here is im2col transposed, written lane by lane, and at 4 vectors (3x3 on 64
+        // channels) the pass ran at 0.6x its rate (measured alternating in one process)
+        int kdim = g.kdim(), cyg = g.cyg(), plane = g.yPlane(), nr = ConvGemm.narrowNr(w);
         int kb = Math.max(nr, Math.ceilDiv(Math.ceilDiv(kdim, WEIGHT_BLOCKS), nr) * nr), kBlocks = Math.ceilDiv(kdim, kb);
         int mSplit = Math.min(Math.ceilDiv(cyg, ConvGemm.MR), Math.ceilDiv(WEIGHT_BLOCKS, g.groups() * kBlocks));
         int mb = Math.ceilDiv(Math.ceilDiv(cyg, mSplit), ConvGemm.MR) * ConvGemm.MR, mBlocks = Math.ceilDiv(cyg, mb);
@@ -168,7 +217,7 @@ public final class VectorConv {
             for (int b = 0; b < g.n(); b++) {
                 ConvGemm.packA(y, g.yBase(b, grp) + (long) o0 * plane, plane, false, rows, plane, s.ap, 0);
                 g.im2colPackedT(x, g.xBase(b, grp), k0, cols, nr, s.bp);
-                ConvGemm.multiply(w, rows, cols, plane, s.ap, 0, s.bp, s.accSeg, 0, cols, b > 0, s.tile);
+                ConvGemm.multiply(w, nr, rows, cols, plane, s.ap, 0, s.bp, s.accSeg, 0, cols, b > 0, s.tile);
             }
             for (int o = 0; o < rows; o++)
                 MemorySegment.copy(s.acc, o * cols, dw, F, ((long) (grp * cyg + o0 + o) * kdim + k0) * 4, cols);

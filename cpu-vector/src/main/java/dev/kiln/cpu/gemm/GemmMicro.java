@@ -71,9 +71,10 @@ public final class GemmMicro {
      * As {@link #kernel} with 4 vectors of B: a 6 x (4 vectors) tile in 24 accumulators, for 512-bit vectors
      * (32 registers). 6 broadcasts of A and 4 loads of B per step of k, 10 loads per 24 FMAs: about 10% faster
      * on Zen 4 than the 12 x (2 vectors) shape it replaced (12 broadcasts and 2 loads), whose inner loop C2
-     * compiled cleanly too (broadcasts from memory, no range checks or spills in the loop).
+     * compiled cleanly too (broadcasts from memory, no range checks or spills in the loop). Public for the
+     * convolution's GEMM, which packs the same way.
      */
-    static void kernelWide(Width w, int kc, float[] a, int ai, float[] b, int bi, float[] tile) {
+    public static void kernelWide(Width w, int kc, float[] a, int ai, float[] b, int bi, float[] tile) {
         var s = w.floats();
         int l = s.length(), nr = 4 * l;
         FloatVector z = FloatVector.zero(s);
