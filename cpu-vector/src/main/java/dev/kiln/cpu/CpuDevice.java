@@ -5,18 +5,23 @@ import dev.kiln.cpu.conv.VectorPool;
 import dev.kiln.cpu.eltwise.VectorBinary;
 import dev.kiln.cpu.eltwise.VectorUnary;
 import dev.kiln.cpu.gemm.VectorGemm;
+import dev.kiln.cpu.quant.VectorConvert;
 import dev.kiln.cpu.quant.VectorQGemm;
+import dev.kiln.cpu.quant.VectorQuantize;
 import dev.kiln.cpu.reduce.VectorReduce;
 import dev.kiln.cpu.reduce.VectorSoftmax;
+import dev.kiln.cpu.sparse.VectorSparse;
 import dev.kiln.kernels.DType;
 import dev.kiln.kernels.OpKind;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.BinaryDesc;
 import dev.kiln.kernels.desc.ConvDesc;
+import dev.kiln.kernels.desc.ConvertDesc;
 import dev.kiln.kernels.desc.GemmDesc;
 import dev.kiln.kernels.desc.OpDesc;
 import dev.kiln.kernels.desc.PoolDesc;
 import dev.kiln.kernels.desc.QGemmDesc;
+import dev.kiln.kernels.desc.QuantizeDesc;
 import dev.kiln.kernels.desc.ReduceDesc;
 import dev.kiln.kernels.desc.SoftmaxDesc;
 import dev.kiln.kernels.desc.UnaryDesc;
@@ -73,6 +78,11 @@ public final class CpuDevice implements Device {
                 (w, d, a) -> VectorPool.run(w, (PoolDesc) d, a));
         vector(OpKind.QGEMM, "vector-qgemm", d -> VectorQGemm.supports((QGemmDesc) d),
                 (w, d, a) -> VectorQGemm.run(w, (QGemmDesc) d, a));
+        vector(OpKind.QUANTIZE, "vector-quantize", d -> VectorQuantize.supports((QuantizeDesc) d),
+                (w, d, a) -> VectorQuantize.run(w, (QuantizeDesc) d, a));
+        vector(OpKind.CONVERT, "vector-convert", d -> VectorConvert.supports((ConvertDesc) d),
+                (w, d, a) -> VectorConvert.run(w, (ConvertDesc) d, a));
+        for (OpKind kind : new OpKind[] {OpKind.SPMM, OpKind.DSMM, OpKind.SDDMM}) vector(kind, "vector-sparse", VectorSparse::supports, VectorSparse::run);
         for (OpKind kind : OpKind.values()) {
             List<KernelImpl> list = new ArrayList<>(impls.getOrDefault(kind, List.of()));
             list.add(RefKernels.impl(kind));
@@ -81,7 +91,15 @@ public final class CpuDevice implements Device {
     }
 
     private void vector(OpKind kind, String name, Function<OpDesc, Support> accepts, VectorImpl.Body body) {
-        impls.put(kind, List.of(new VectorImpl(name, kind, accepts, body)));
+        // These families' vector kernels are f32 code; they must decline the f64 descriptors the reference
+        // also computes (gradient checks in double). GEMM's kernels check their dtype themselves.
+        boolean f32Code = java.util.EnumSet.of(OpKind.UNARY, OpKind.BINARY, OpKind.REDUCE, OpKind.SOFTMAX, OpKind.CONV,
+                OpKind.POOL, OpKind.NORM, OpKind.PIXEL_SHUFFLE).contains(kind);
+        Function<OpDesc, Support> typed = !f32Code ? accepts : d -> {
+            Support s = dev.kiln.kernels.spi.F32Only.check(name, d);
+            return s.ok() ? accepts.apply(d) : s;
+        };
+        impls.put(kind, List.of(new VectorImpl(name, kind, typed, body)));
     }
 
     @Override public String backend() { return "cpu"; }
