@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the CUDA backend's device code: every src/main/resources/dev/kiln/cuda/*.cu to PTX with nvcc
 # (compute_80 baseline; gemm also gets a compute_90 variant, <name>.sm_90.ptx), then assembles each PTX
-# with ptxas to check it and print registers and spills. Called by Maven (exec-maven-plugin, phase
+# with ptxas for sm_80 and sm_90 (the baseline of a family with its own sm_90 variant for sm_80 only) to
+# check it and print registers and spills. Called by Maven (exec-maven-plugin, phase
 # process-classes) as: build-device-code.sh <source dir> <output dir> <work dir>. Any nvcc or ptxas
 # error fails the build. A family whose PTX is newer than its .cu, the shared .cuh headers and this
 # script is not rebuilt (ptxas on the gemm takes half a minute); its saved ptxas summary is printed.
@@ -75,16 +76,20 @@ up_to_date() {
     done
 }
 
-# compile <cu> <arch> <ptx> <summary> <sm> [nvcc flags...]: nvcc to PTX, then the ptxas check.
+# compile <cu> <arch> <ptx> <summary> <sms> [nvcc flags...]: nvcc to PTX, then the ptxas check for each SM
+# of the comma-separated <sms>.
 compile() {
-    local cu=$1 arch=$2 ptx=$3 summary=$4 sm=$5; shift 5
+    local cu=$1 arch=$2 ptx=$3 summary=$4 sms=$5 sm; shift 5
     if up_to_date "$cu" "$ptx" "$summary"; then
         cat "$summary"
         return 0
     fi
     rm -f "$ptx" "$summary"
     "$nvcc" --gpu-architecture="$arch" -ptx -I "$src" "$@" "$cu" -o "$ptx.tmp"
-    if ! check "$ptx.tmp" "$sm" "$(basename "$ptx")" > "$summary.tmp"; then rm -f "$ptx.tmp" "$summary.tmp"; return 1; fi
+    : > "$summary.tmp"
+    for sm in ${sms//,/ }; do
+        if ! check "$ptx.tmp" "$sm" "$(basename "$ptx")" >> "$summary.tmp"; then rm -f "$ptx.tmp" "$summary.tmp"; return 1; fi
+    done
     mv "$ptx.tmp" "$ptx"
     mv "$summary.tmp" "$summary"
     cat "$summary"
@@ -93,7 +98,10 @@ compile() {
 ptx_list=()
 for cu in "${sources[@]}"; do
     name=$(basename "$cu" .cu)
-    compile "$cu" compute_80 "$out/$name.ptx" "$work/$name.ptxas.txt" sm_80
+    # The baseline PTX is what the driver JIT-compiles on every GPU without a tuned variant, Hopper included:
+    # assemble it for sm_90 too unless the family has its own sm_90 build.
+    if [[ -n "${SM90_FLAGS[$name]+x}" ]]; then baseline_sms=sm_80; else baseline_sms=sm_80,sm_90; fi
+    compile "$cu" compute_80 "$out/$name.ptx" "$work/$name.ptxas.txt" "$baseline_sms"
     ptx_list+=("$name.ptx")
     if [[ -n "${SM90_FLAGS[$name]+x}" ]]; then
         # shellcheck disable=SC2086  # the flags are words on purpose

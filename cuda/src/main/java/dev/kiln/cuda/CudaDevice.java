@@ -5,6 +5,7 @@ import dev.kiln.kernels.OpKind;
 import dev.kiln.kernels.spi.Device;
 import dev.kiln.kernels.spi.DeviceBuffer;
 import dev.kiln.kernels.spi.DeviceKind;
+import dev.kiln.kernels.spi.F32Only;
 import dev.kiln.kernels.spi.KernelImpl;
 import dev.kiln.kernels.spi.Stream;
 import jcuda.driver.CUcontext;
@@ -103,11 +104,30 @@ public final class CudaDevice implements Device {
 
         // cuBLAS comes second: the own kernel has the epilogue and is what the parity suite checks for f32.
         this.cublasGemm = cublas.equals("available") ? new CublasGemm(this) : null;
-        implementations.put(OpKind.GEMM, cublasGemm == null ? List.of(new CudaGemm(this)) : List.of(new CudaGemm(this), cublasGemm));
-        implementations.put(OpKind.UNARY, List.of(new CudaElementwise.Unary(this)));
-        implementations.put(OpKind.BINARY, List.of(new CudaElementwise.Binary(this)));
-        implementations.put(OpKind.SOFTMAX, List.of(new CudaSoftmax(this)));
-        implementations.put(OpKind.REDUCE, List.of(new CudaReduce(this)));
+        implementations.putAll(kernels(this, computeMajor, CudaGemm.tf32Requested(), cublasGemm));
+    }
+
+    /**
+     * The kernel implementations of {@code device} per op kind, best first ({@code cublas}, where present, after
+     * the own GEMM; the TF32 GEMM before it, enabled by {@code tf32} on compute capability 8.0+). Constructing them touches no driver, and their {@code supports} answers depend on the
+     * descriptor only, so tests ask them with a null device, without a GPU. The float kernels are wrapped in
+     * {@link F32Only}: f64 descriptors fall back to the host reference.
+     */
+    static Map<OpKind, List<KernelImpl>> kernels(CudaDevice device, int computeMajor, boolean tf32, CublasGemm cublas) {
+        Map<OpKind, List<KernelImpl>> m = new EnumMap<>(OpKind.class);
+        // The TF32 kernel first: it declines everything, with the reason, unless asked for (see CudaGemm).
+        List<KernelImpl> gemm = new java.util.ArrayList<>(List.of(new CudaGemm(device, tf32, computeMajor), new CudaGemm(device)));
+        if (cublas != null) gemm.add(cublas);
+        m.put(OpKind.GEMM, List.copyOf(gemm));
+        m.put(OpKind.UNARY, List.of(F32Only.wrap(new CudaElementwise.Unary(device))));
+        m.put(OpKind.BINARY, List.of(F32Only.wrap(new CudaElementwise.Binary(device)), F32Only.wrap(new CudaBroadcast(device))));
+        m.put(OpKind.SOFTMAX, List.of(F32Only.wrap(new CudaSoftmax(device))));
+        m.put(OpKind.REDUCE, List.of(F32Only.wrap(new CudaReduce(device))));
+        m.put(OpKind.CONV, List.of(F32Only.wrap(new CudaConv(device))));
+        m.put(OpKind.NORM, List.of(F32Only.wrap(new CudaNorm(device))));
+        m.put(OpKind.POOL, List.of(F32Only.wrap(new CudaPool(device))));
+        m.put(OpKind.PIXEL_SHUFFLE, List.of(F32Only.wrap(new CudaPixelShuffle(device))));
+        return m;
     }
 
     private int attribute(int attribute, int fallback) {

@@ -12,7 +12,7 @@ import dev.kiln.kernels.spi.Support;
 /**
  * Elementwise ops from {@code elementwise.cu}: every unary op forward and backward, and the binary ops
  * forward and backward when both inputs have the same shape (broadcast shapes are declined with a
- * reason; dispatch then falls back to another device). One grid-stride launch per call.
+ * reason and taken by {@link CudaBroadcast}, next in the device's list). One grid-stride launch per call.
  */
 final class CudaElementwise {
     private CudaElementwise() {}
@@ -52,7 +52,7 @@ final class CudaElementwise {
         static Support check(OpDesc desc) {
             if (!(desc instanceof BinaryDesc d)) return Support.no("not a binary descriptor: " + desc.opName());
             if (!d.a().equals(d.b()))
-                return Support.no("cuda-binary needs equal shapes (no broadcasting yet), got " + d.a() + " and " + d.b());
+                return Support.no("cuda-binary takes equal shapes (cuda-binary-broadcast takes the rest), got " + d.a() + " and " + d.b());
             return Support.YES;
         }
 

@@ -13,14 +13,53 @@ import dev.kiln.kernels.spi.Support;
  * ({@code gemm.cu}: 128 x 128 tiles, 8 x 8 outputs per thread). Float4 loads are enabled per operand when
  * its leading dimension and batch stride are multiples of 4 (buffers themselves are 256-byte aligned).
  * f64 is not offered: consumer GPUs run it at 1/64 rate; dispatch falls back to the CPU.
+ *
+ * <p>A second instance, "cuda-sgemm-tf32", runs the same tiles on tensor cores ({@code gemm_tf32.cu}, mma.sync
+ * m16n8k8 TF32, same arguments and launch). It declines every descriptor unless KILN_CUDA_TF32=1 (or
+ * -Dkiln.cuda.tf32=true) and the GPU is compute capability 8.0+: TF32 keeps 10 mantissa bits of each input,
+ * which the f32 parity tolerances do not allow, so it is chosen only on request. GemmDesc is unchanged.
  */
 final class CudaGemm extends CudaKernel {
     private static final int TILE = 128, THREADS = 256, MAX_GRID_YZ = 65535;
     private static final int VEC_A = 1, VEC_B = 2, VEC_C = 4;   // FLAG_VEC_* in gemm.cu
 
-    CudaGemm(CudaDevice device) { super(device, "cuda-sgemm", OpKind.GEMM); }
+    /** The switch that enables the TF32 tensor-core variant: environment KILN_CUDA_TF32 or -Dkiln.cuda.tf32. */
+    static final String TF32_ENV = "KILN_CUDA_TF32", TF32_PROPERTY = "kiln.cuda.tf32";
 
-    @Override public Support supports(OpDesc desc) { return check(desc); }
+    /** Null for the FFMA kernel (gemm.cu); for the TF32 one (gemm_tf32.cu), why it is off, or "" when on. */
+    private final String tf32Off;
+
+    CudaGemm(CudaDevice device) {
+        super(device, "cuda-sgemm", OpKind.GEMM);
+        this.tf32Off = null;
+    }
+
+    /**
+     * The TF32 tensor-core variant, listed before the FFMA kernel: {@code requested} is the opt-in switch
+     * ({@link #tf32Requested}), {@code computeMajor} the device's (mma.sync TF32 needs 8.0 or newer).
+     */
+    CudaGemm(CudaDevice device, boolean requested, int computeMajor) {
+        super(device, "cuda-sgemm-tf32", OpKind.GEMM);
+        this.tf32Off = !requested
+                ? "TF32 rounds inputs to a 10-bit mantissa, so it is opt-in: set " + TF32_ENV + "=1 or -D" + TF32_PROPERTY + "=true"
+                : computeMajor < 8 ? "TF32 mma.sync needs compute capability 8.0 or newer, the device has " + computeMajor + ".x" : "";
+    }
+
+    /** Whether the TF32 switch is on: KILN_CUDA_TF32 or kiln.cuda.tf32 set to 1 or true. */
+    static boolean tf32Requested() { return tf32Requested(System.getProperty(TF32_PROPERTY), System.getenv(TF32_ENV)); }
+
+    static boolean tf32Requested(String property, String env) {
+        for (String v : new String[] {property, env})
+            if (v != null && (v.equals("1") || v.equalsIgnoreCase("true"))) return true;
+        return false;
+    }
+
+    boolean isTf32() { return tf32Off != null; }
+
+    @Override public Support supports(OpDesc desc) {
+        if (tf32Off != null && !tf32Off.isEmpty()) return Support.no(tf32Off);
+        return check(desc);
+    }
 
     /** The support answer, which depends on the descriptor only. */
     static Support check(OpDesc desc) {
@@ -34,7 +73,9 @@ final class CudaGemm extends CudaKernel {
     @Override public Plan plan(OpDesc desc) {
         GemmDesc d = (GemmDesc) desc;
         assert check(d).ok() : check(d).reason();
-        CudaModules.Kernel kernel = device.modules().kernel(DeviceCode.Family.GEMM, DeviceCode.gemmEntry(d.transA(), d.transB()));
+        CudaModules.Kernel kernel = isTf32()
+                ? device.modules().kernel(DeviceCode.Family.GEMM_TF32, DeviceCode.tf32Entry(d.transA(), d.transB()))
+                : device.modules().kernel(DeviceCode.Family.GEMM, DeviceCode.gemmEntry(d.transA(), d.transB()));
         int flags = flags(d);
         int gx = Math.ceilDiv(d.n(), TILE), gy = Math.ceilDiv(d.m(), TILE), gz = Math.min(d.batch(), MAX_GRID_YZ);
         return plan(d, (stream, args) -> {

@@ -31,9 +31,17 @@ final class CudaMemory {
     private final String deviceName;
     private final BlockPool<CUdeviceptr> pool;
 
-    CudaMemory(String deviceName, long cacheLimit) {
+    CudaMemory(String deviceName, long cacheLimit) { this(deviceName, cacheLimit, driverMemory(deviceName)); }
+
+    /** Over another backing store: tests inject failures through it, without a GPU. */
+    CudaMemory(String deviceName, long cacheLimit, BlockPool.Backing<CUdeviceptr> backing) {
         this.deviceName = deviceName;
-        this.pool = new BlockPool<>(new BlockPool.Backing<>() {
+        this.pool = new BlockPool<>(backing, cacheLimit);
+    }
+
+    /** cuMemAlloc / cuMemFree / cuCtxSynchronize; out of memory is null, so the pool can trim and retry. */
+    private static BlockPool.Backing<CUdeviceptr> driverMemory(String deviceName) {
+        return new BlockPool.Backing<>() {
             @Override public CUdeviceptr allocate(long bytes) {
                 CUdeviceptr ptr = new CUdeviceptr();
                 int r = cuMemAlloc(ptr, bytes);
@@ -49,7 +57,7 @@ final class CudaMemory {
             @Override public void awaitIdle() {
                 CudaException.check("wait for " + deviceName + " before reusing released memory", cuCtxSynchronize());
             }
-        }, cacheLimit);
+        };
     }
 
     /** A block of at least {@code bytes} (> 0); throws {@link CudaException} when the device is full. */
@@ -58,7 +66,7 @@ final class CudaMemory {
         if (block == null) {
             MemoryStats s = pool.stats();
             throw new CudaException("allocate " + bytes + " bytes on " + deviceName, CUresult.CUDA_ERROR_OUT_OF_MEMORY,
-                    s.liveBytes() + " bytes live in " + s.liveBlocks() + " buffers");
+                    s.liveBytes() + " bytes live in " + s.liveBlocks() + " buffers, " + s.cachedBytes() + " cached");
         }
         return block;
     }

@@ -85,9 +85,14 @@ final class CudaModules {
             }
             device.makeCurrent();
             int r = cuLaunchKernel(function, gx, gy, gz, threads, 1, 1, 0, stream.handle(), Pointer.to(params), null);
-            if (r != CUresult.CUDA_SUCCESS)
-                throw new CudaException(op + ": launch " + name + " on " + device.name() + " (grid " + gx + "x" + gy + "x"
-                        + gz + ", block " + threads + ")", r);
+            if (r != CUresult.CUDA_SUCCESS) throw launchFailure(op, name, device.name(), gx, gy, gz, threads, r);
+        }
+
+        /** The exception for a failed launch: the op, the kernel, the device, the launch shape and the CUDA error name. */
+        static CudaException launchFailure(String op, String kernel, String device, int gx, int gy, int gz, int threads, int result) {
+            return new CudaException(op + ": launch " + kernel + " on " + device + " (grid " + gx + "x" + gy + "x" + gz
+                    + ", block " + threads + ")", result,
+                    result == CUresult.CUDA_ERROR_INVALID_VALUE && threads > 1024 ? "more than 1024 threads per block" : null);
         }
     }
 }

@@ -26,10 +26,16 @@ final class DeviceCode {
 
     /** One .cu file, its kernels' entry names and whether the build makes an sm_90 variant of it. */
     enum Family {
-        GEMM("gemm", true, gemmEntries()),
+        GEMM("gemm", true, gemmEntries("sgemm_")),
+        GEMM_TF32("gemm_tf32", false, gemmEntries("sgemm_tf32_")),
         ELEMENTWISE("elementwise", false, elementwiseEntries()),
         SOFTMAX("softmax", false, List.of(SOFTMAX_ROWS_FWD, SOFTMAX_ROWS_BWD, SOFTMAX_COLS_FWD, SOFTMAX_COLS_BWD)),
-        REDUCE("reduce", false, List.of(REDUCE_ROWS, REDUCE_COLS, ARGMAX_ROWS, ARGMAX_COLS));
+        REDUCE("reduce", false, List.of(REDUCE_ROWS, REDUCE_COLS, ARGMAX_ROWS, ARGMAX_COLS)),
+        BROADCAST("broadcast", false, List.of(BROADCAST_FWD, BROADCAST_BWD)),
+        CONV("conv", false, convEntries()),
+        NORM("norm", false, List.of(NORM_FWD_TRAIN, NORM_INFERENCE, NORM_BWD, NORM_PARAM_GRAD)),
+        POOL("pool", false, List.of("pool_max_fwd", "pool_avg_fwd", "pool_max_bwd", "pool_avg_bwd")),
+        PIXEL_SHUFFLE("pixel_shuffle", false, List.of(DeviceCode.PIXEL_SHUFFLE));
 
         final String file;
         final boolean hasSm90;
@@ -59,10 +65,22 @@ final class DeviceCode {
     static final String SOFTMAX_COLS_FWD = "softmax_cols_fwd", SOFTMAX_COLS_BWD = "softmax_cols_bwd";
     static final String REDUCE_ROWS = "reduce_rows", REDUCE_COLS = "reduce_cols";
     static final String ARGMAX_ROWS = "argmax_rows", ARGMAX_COLS = "argmax_cols";
+    static final String BROADCAST_FWD = "broadcast_fwd", BROADCAST_BWD = "broadcast_bwd";
+    static final String CONV_BIAS_GRAD = "conv_bias_grad";
+    static final String NORM_FWD_TRAIN = "norm_fwd_train", NORM_INFERENCE = "norm_inference";
+    static final String NORM_BWD = "norm_bwd", NORM_PARAM_GRAD = "norm_param_grad";
+    static final String PIXEL_SHUFFLE = "pixel_shuffle";
+    /** The channel tiles conv.cu instantiates its kernels for (conv_fwd_T, conv_data_T, conv_weights_T). */
+    static final List<Integer> CONV_TILES = List.of(1, 4, 8);
 
     /** sgemm_nn, sgemm_nt, sgemm_tn or sgemm_tt. */
-    static String gemmEntry(Transpose a, Transpose b) {
-        return "sgemm_" + a.name().toLowerCase(Locale.ROOT) + b.name().toLowerCase(Locale.ROOT);
+    static String gemmEntry(Transpose a, Transpose b) { return gemmEntry("sgemm_", a, b); }
+
+    /** sgemm_tf32_nn ... sgemm_tf32_tt: the tensor-core variants. */
+    static String tf32Entry(Transpose a, Transpose b) { return gemmEntry("sgemm_tf32_", a, b); }
+
+    private static String gemmEntry(String prefix, Transpose a, Transpose b) {
+        return prefix + a.name().toLowerCase(Locale.ROOT) + b.name().toLowerCase(Locale.ROOT);
     }
 
     /** e.g. gelu_fwd, gelu_bwd. */
@@ -71,9 +89,17 @@ final class DeviceCode {
     /** e.g. add_fwd, max_bwd. */
     static String binaryEntry(BinaryOp op, Pass pass) { return op.lower() + (pass == Pass.FORWARD ? "_fwd" : "_bwd"); }
 
-    private static List<String> gemmEntries() {
+    private static List<String> gemmEntries(String prefix) {
         List<String> names = new ArrayList<>();
-        for (Transpose a : Transpose.values()) for (Transpose b : Transpose.values()) names.add(gemmEntry(a, b));
+        for (Transpose a : Transpose.values()) for (Transpose b : Transpose.values()) names.add(gemmEntry(prefix, a, b));
+        return List.copyOf(names);
+    }
+
+    private static List<String> convEntries() {
+        List<String> names = new ArrayList<>();
+        for (String map : List.of("conv_fwd_", "conv_data_", "conv_weights_"))
+            for (int t : CONV_TILES) names.add(map + t);
+        names.add(CONV_BIAS_GRAD);
         return List.copyOf(names);
     }
 

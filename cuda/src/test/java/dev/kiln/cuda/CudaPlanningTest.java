@@ -45,11 +45,12 @@ class CudaPlanningTest {
     }
 
     @Test
-    void binaryTakesEqualShapesOnly() {
+    void equalShapeBinaryLeavesBroadcastingToTheBroadcastKernel() {
         assertTrue(CudaElementwise.Binary.check(new BinaryDesc(BinaryOp.DIV, Shape.of(3, 7), Shape.of(3, 7))).ok());
         Support broadcast = CudaElementwise.Binary.check(new BinaryDesc(BinaryOp.ADD, Shape.of(3, 7), Shape.of(7)));
         assertFalse(broadcast.ok());
-        assertEquals("cuda-binary needs equal shapes (no broadcasting yet), got [3x7] and [7]", broadcast.reason());
+        assertEquals("cuda-binary takes equal shapes (cuda-binary-broadcast takes the rest), got [3x7] and [7]", broadcast.reason());
+        assertTrue(CudaBroadcast.check(new BinaryDesc(BinaryOp.ADD, Shape.of(3, 7), Shape.of(7))).ok());
     }
 
     @Test
@@ -75,5 +76,30 @@ class CudaPlanningTest {
         Support epilogue = CublasGemm.check(GemmDesc.of(3, 4, 5).withEpilogue(true, Activation.NONE));
         assertFalse(epilogue.ok());
         assertEquals("cublas-gemm has no bias or activation epilogue", epilogue.reason());
+    }
+
+    @Test
+    void tf32GemmIsOptInAndNeedsAmpere() {
+        GemmDesc d = GemmDesc.of(DType.F32, Transpose.T, Transpose.N, 257, 33, 65, 1, 0.5);
+        Support off = new CudaGemm(null, false, 9).supports(d);
+        assertFalse(off.ok());
+        assertTrue(off.reason().contains("KILN_CUDA_TF32=1") && off.reason().contains("opt-in"), off.reason());
+        Support volta = new CudaGemm(null, true, 7).supports(d);
+        assertFalse(volta.ok());
+        assertTrue(volta.reason().contains("8.0"), volta.reason());
+        CudaGemm on = new CudaGemm(null, true, 8);
+        assertTrue(on.supports(d).ok());
+        assertEquals("cuda-sgemm-tf32", on.name());
+        assertFalse(on.supports(GemmDesc.of(DType.F64, Transpose.N, Transpose.N, 4, 4, 4, 1, 0)).ok(), "still f32 only");
+        assertFalse(new CudaGemm(null).isTf32());
+        assertTrue(CudaGemm.tf32Requested("true", null));
+        assertTrue(CudaGemm.tf32Requested(null, "1"));
+        assertFalse(CudaGemm.tf32Requested(null, "0"));
+        assertFalse(CudaGemm.tf32Requested(null, null));
+        // The device lists it first, so asking for it is all it takes; without the switch the FFMA kernel runs.
+        var gemms = CudaDevice.kernels(null, 8, true, null).get(dev.kiln.kernels.OpKind.GEMM);
+        assertEquals(java.util.List.of("cuda-sgemm-tf32", "cuda-sgemm"), gemms.stream().map(k -> k.name()).toList());
+        assertEquals(DeviceCode.tf32Entry(Transpose.T, Transpose.N), "sgemm_tf32_tn");
+        assertTrue(DeviceCode.Family.GEMM_TF32.entries().contains("sgemm_tf32_tn"));
     }
 }

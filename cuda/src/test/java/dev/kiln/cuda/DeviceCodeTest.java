@@ -89,6 +89,31 @@ class DeviceCodeTest {
         assertEquals(0, ReduceOp.SUM.ordinal(), "OP_SUM in reduce.cu");
         assertEquals(1, ReduceOp.MEAN.ordinal(), "OP_MEAN in reduce.cu");
         assertEquals(2, ReduceOp.MAX.ordinal(), "OP_MAX in reduce.cu");
+        assertEquals(List.of("ADD", "SUB", "MUL", "DIV", "MAX", "MIN"),
+                Arrays.stream(dev.kiln.kernels.desc.BinaryOp.values()).map(Enum::name).toList(), "op codes in broadcast.cu");
+    }
+
+    @Test
+    void noKernelUsesAtomicsSoEveryResultIsTheSameRunToRun() throws IOException {
+        assumeBuilt();
+        // Float atomics would make sums depend on scheduling; every kernel gathers instead (one owner per output).
+        Pattern atomic = Pattern.compile("\\b(atom|red)\\.");
+        for (DeviceCode.Family family : DeviceCode.Family.values())
+            for (String resource : family.resources()) {
+                String ptx = new String(DeviceCode.ptx(resource), StandardCharsets.US_ASCII);
+                Matcher m = atomic.matcher(ptx);
+                assertTrue(!m.find(), resource + " uses an atomic: " + (m.hitEnd() ? "" : ptx.substring(m.start(), Math.min(ptx.length(), m.start() + 40))));
+            }
+    }
+
+    @Test
+    void theTf32KernelsReallyUseTensorCores() throws IOException {
+        assumeBuilt();
+        String ptx = new String(DeviceCode.ptx(DeviceCode.Family.GEMM_TF32.resource(8)), StandardCharsets.US_ASCII);
+        assertTrue(ptx.contains("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"), "mma.sync TF32 in gemm_tf32.ptx");
+        assertTrue(ptx.contains("cvt.rna.tf32.f32"), "inputs rounded to TF32");
+        assertTrue(!new String(DeviceCode.ptx(DeviceCode.Family.GEMM.resource(8)), StandardCharsets.US_ASCII).contains("mma.sync"),
+                "the default kernel stays FFMA");
     }
 
     @Test
