@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 final class ClLive {
     private ClLive() {}
 
-    enum Kind { CONTEXT, QUEUE, PROGRAM, KERNEL, MEM }
+    enum Kind { CONTEXT, QUEUE, PROGRAM, KERNEL, MEM, EVENT }
 
     private static final Map<Kind, AtomicLong> COUNTS = new EnumMap<>(Kind.class);
 

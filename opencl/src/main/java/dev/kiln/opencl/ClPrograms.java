@@ -81,6 +81,9 @@ final class ClPrograms {
         return p;
     }
 
+    /** This device's folder of the binary cache (null when off); the GEMM tuning entries live there too. */
+    Path cacheDir() { return cacheDir; }
+
     /** Programs this cache took from disk rather than compiling; for tests. */
     synchronized int fromDisk() { return fromDisk; }
 

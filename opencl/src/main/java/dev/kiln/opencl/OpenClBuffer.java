@@ -108,6 +108,18 @@ public final class OpenClBuffer implements DeviceBuffer {
         OpenClException.check(rc, write ? "clEnqueueWriteBuffer" : "clEnqueueReadBuffer", null);
     }
 
+    /** Sets every byte to zero on the device (clEnqueueFillBuffer, then waits); for scratch such as tuning operands. */
+    void fillZero() {
+        ensureOpen("fillZero");
+        var queue = device.defaultStream().queue();
+        long bytes = byteSize();
+        if (bytes == 0) return;
+        // The pattern size must divide the size; every dtype's buffer is whole bytes, so one byte always does.
+        int rc = CL.clEnqueueFillBuffer(queue, mem, Pointer.to(new byte[] {0}), 1, 0, bytes, 0, null, null);
+        OpenClException.check(rc, "clEnqueueFillBuffer", null);
+        OpenClException.check(CL.clFinish(queue), "clFinish", null);
+    }
+
     /** Releases the cl_mem exactly once; later calls do nothing. */
     @Override public void close() {
         if (!release()) return;

@@ -98,6 +98,8 @@ final class OpenClConvGemm implements KernelImpl {
         boolean bias = d.bias() && d.pass() != ConvPass.BACKWARD_DATA;
         int rows = g.cx() * g.r() * g.s(), plane = g.hy() * g.wy();
         int chunk = (int) Math.min(Math.min(g.n(), maxChunk), (SCRATCH_MIB << 20) / 4 / perImage(d, g));
+        // The device's untuned GEMM variant: conv shapes are many and small, not worth a tuning run each.
+        GemmVariant gemm = GemmVariant.defaultFor(device);
         List<ClKernel> ks = new ArrayList<>(4);
         List<OpenClBuffer> scratch = new ArrayList<>(2);
         Launches full, rest;
@@ -108,10 +110,10 @@ final class OpenClConvGemm implements KernelImpl {
                 case DATA -> new String[] {"col2im"};
                 case WEIGHTS -> new String[] {"im2col", "channels_first"};
             }));
-            ks.add(1, ClPlan.kernels(device, "gemm.cl", OpenClGemm.SOURCE, "gemm_f32").getFirst());
+            ks.add(1, OpenClGemm.kernel(device, gemm, DType.F32));
             if (map == Map.WEIGHTS && bias) ks.add(ClPlan.kernels(device, "conv.cl", OpenClConv.SOURCE, "conv_bias_grad").getFirst());
-            full = launches(map, g, ks, chunk);
-            rest = g.n() % chunk == 0 ? full : launches(map, g, ks, g.n() % chunk);
+            full = launches(map, g, ks, chunk, gemm);
+            rest = g.n() % chunk == 0 ? full : launches(map, g, ks, g.n() % chunk, gemm);
             if (map == Map.FWD && bias) extra = ClPlan.linear(ks.get(2), d.dstCount(), 64);
             if (map == Map.WEIGHTS) extra = ClPlan.linear(ks.get(2), (long) chunk * g.cy() * plane, 64);
             scratch.add(device.allocate(DType.F32, (long) chunk * rows * plane));
@@ -147,15 +149,15 @@ final class OpenClConvGemm implements KernelImpl {
         return new ClPlan(d, name(), ks, body, scratch);
     }
 
-    private static Launches launches(Map map, OpenClConv.Geom g, List<ClKernel> ks, int images) {
+    private static Launches launches(Map map, OpenClConv.Geom g, List<ClKernel> ks, int images, GemmVariant variant) {
         int rows = g.cx() * g.r() * g.s(), plane = g.hy() * g.wy();
         int extent = map == Map.DATA ? g.hx() * g.wx() : plane;
         long l = Math.min(64, ks.getFirst().maxWorkGroupSize());
         l = Math.min(l, Long.highestOneBit(Math.max(1, extent - 1)) << 1);
         long[][] gemm = switch (map) {
-            case FWD -> OpenClGemm.launch(ks.get(1), g.cy(), plane, images);
-            case DATA -> OpenClGemm.launch(ks.get(1), rows, plane, images);
-            case WEIGHTS -> OpenClGemm.launch(ks.get(1), g.cy(), rows, 1);
+            case FWD -> variant.launch(ks.get(1), DType.F32, g.cy(), plane, images);
+            case DATA -> variant.launch(ks.get(1), DType.F32, rows, plane, images);
+            case WEIGHTS -> variant.launch(ks.get(1), DType.F32, g.cy(), rows, 1);
         };
         return new Launches(new long[] {Math.ceilDiv(extent, l) * l, map == Map.DATA ? g.cx() : rows, images},
                 new long[] {l, 1, 1}, gemm[0], gemm[1]);

@@ -1,67 +1,185 @@
-// C = act(alpha * op(A) * op(B) + beta * C + bias), f32, row-major, batched by strides (elements).
-// Needs activation.cl prepended.
+// C = act(alpha * op(A) * op(B) + beta * C + bias), row-major, batched by strides (elements); f32, or f64
+// with -DGEMM_F64 (devices with cl_khr_fp64). Needs activation.cl prepended.
 //
 // Transposes are folded into element strides by the host: op(A)[i][p] = a[i*sAi + p*sAp] and
-// op(B)[p][j] = b[p*sBp + j*sBj]. Each work-item computes a TM x TN register tile (8 rows, 16 contiguous
-// columns) as eight float16 accumulators: per k step one 16-wide load of B and eight broadcasts of A feed
-// 128 FMAs, so CPU drivers (POCL) get full-width vector code without relying on work-item vectorisation,
-// and GPUs get 64-byte loads. Edge tiles clamp their loads to the last valid row/column and skip those
-// stores. betaZero != 0 means C is never read (NaNs in it must vanish). Accumulation is in f32, in the
-// order p = 0..k-1 (no blocking over k). offA/offB/offC (elements) start the operands inside larger buffers,
-// for callers that work through a batch in chunks (OpenClConvGemm).
+// op(B)[p][j] = b[p*sBp + j*sBj]. Each work-item computes a GEMM_TM x (GEMM_NV vectors of GEMM_VW) register
+// tile: per k step GEMM_NV vector loads of B and GEMM_TM broadcasts of A feed GEMM_TM * GEMM_NV vector FMAs.
+// The tile and the k block are build options (OpenClGemm's variants), chosen per device or by the autotuner.
+// A vector is 512 bits (float16 / double8): CPU drivers such as POCL then get full-width AVX-512 code from
+// each work-item without relying on vectorisation across work-items; e.g. 12 x 2 vectors keeps 24
+// accumulators, 2 B vectors and a broadcast in the 32 registers.
+//
+// Two k loops: tiles whose columns are all in range and contiguous in B (sBj == 1) take the plain loop,
+// which LLVM keeps entirely in registers; edge tiles and transposed B gather column by column (clamped to
+// the last column, those stores skipped). Rows past m are clamped the same way. Keeping the loops apart
+// matters: one loop with the gather inside spilled the accumulators to the stack on POCL and ran at a third
+// of the speed. With GEMM_KB > 0 the work-group steps through k in blocks of GEMM_KB behind a barrier (see
+// there). betaZero != 0 means C is never read (NaNs in it must vanish). Accumulation is in the element type,
+// in the order p = 0..k-1 whatever the blocking. offA/offB/offC (elements) start the operands inside larger
+// buffers, for callers that work through a batch in chunks (OpenClConvGemm).
 
-#define TM 8
-#define TN 16
+#ifdef GEMM_F64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#define GEMM_T double
+#define GEMM_VT double8
+#define GEMM_VW 8
+#define GEMM_VLOAD vload8
+#define GEMM_VSTORE vstore8
+#define GEMM_KERNEL gemm_f64
+#else
+#define GEMM_T float
+#define GEMM_VT float16
+#define GEMM_VW 16
+#define GEMM_VLOAD vload16
+#define GEMM_VSTORE vstore16
+#define GEMM_KERNEL gemm_f32
+#endif
 
-/** Row p of op(B), columns j0..j0+15: one vector load when they are contiguous and in range. */
-inline float16 gemm_load_b(__global const float* b, long pb, long sBj, int j0, int n, int contiguous) {
-    if (contiguous) return vload16(0, b + pb + j0);
-    float t[TN];
-    for (int s = 0; s < TN; s++) t[s] = b[pb + (long) min(j0 + s, n - 1) * sBj];
-    return vload16(0, t);
+#ifndef GEMM_TM
+#define GEMM_TM 8
+#endif
+#ifndef GEMM_NV
+#define GEMM_NV 1
+#endif
+#ifndef GEMM_KB
+#define GEMM_KB 0
+#endif
+#define GEMM_TN (GEMM_VW * GEMM_NV)
+
+#if GEMM_TM == 1
+#define GEMM_ROWS(X) X(0)
+#elif GEMM_TM == 2
+#define GEMM_ROWS(X) X(0) X(1)
+#elif GEMM_TM == 4
+#define GEMM_ROWS(X) X(0) X(1) X(2) X(3)
+#elif GEMM_TM == 6
+#define GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#elif GEMM_TM == 8
+#define GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#elif GEMM_TM == 12
+#define GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#elif GEMM_TM == 14
+#define GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+#else
+#error "GEMM_TM must be 1, 2, 4, 6, 8, 12 or 14"
+#endif
+
+#if GEMM_NV == 1
+#define GEMM_VECS(X, r) X(r, 0)
+#elif GEMM_NV == 2
+#define GEMM_VECS(X, r) X(r, 0) X(r, 1)
+#elif GEMM_NV == 3
+#define GEMM_VECS(X, r) X(r, 0) X(r, 1) X(r, 2)
+#elif GEMM_NV == 4
+#define GEMM_VECS(X, r) X(r, 0) X(r, 1) X(r, 2) X(r, 3)
+#else
+#error "GEMM_NV must be 1 to 4"
+#endif
+
+#ifdef GEMM_F64
+inline double gemm_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+/** kiln_activate in double: the same formulas (GELU by the tanh approximation). */
+inline double gemm_activate(int act, double x) {
+    switch (act) {
+        case 1: return x > 0.0 ? x : 0.0;
+        case 2: return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+        case 3: return x * gemm_sigmoid(x);
+        case 4: return gemm_sigmoid(x);
+        case 5: return tanh(x);
+        default: return x;
+    }
+}
+#else
+#define gemm_activate kiln_activate
+#endif
+
+/** Row p of op(B), GEMM_VW columns from j0, one at a time, clamped to the last column (edge tiles, transposed B). */
+inline GEMM_VT gemm_gather_b(__global const GEMM_T* b, long pb, long sBj, int j0, int n) {
+    GEMM_T t[GEMM_VW];
+    for (int s = 0; s < GEMM_VW; s++) t[s] = b[pb + (long) min(j0 + s, n - 1) * sBj];
+    return GEMM_VLOAD(0, t);
 }
 
-/** The epilogue for one row of the tile: alpha, beta (C read only when beta != 0), bias, activation. */
-inline void gemm_store_row(__global float* c, int i, int m, int j0, int n, float16 acc, float alpha, float beta,
-                           int betaZero, __global const float* bias, int hasBias, int act) {
-    if (i >= m) return;
-    float t[TN];
-    vstore16(acc, 0, t);
-    for (int s = 0; s < TN; s++) {
+/** The epilogue for GEMM_VW columns of one row: alpha, beta (C read only when beta != 0), bias, activation. */
+inline void gemm_store(__global GEMM_T* c, int i, int m, int j0, int n, GEMM_VT acc, GEMM_T alpha, GEMM_T beta,
+                       int betaZero, __global const GEMM_T* bias, int hasBias, int act) {
+    if (i >= m || j0 >= n) return;
+    GEMM_T t[GEMM_VW];
+    GEMM_VSTORE(acc, 0, t);
+    const int count = min(GEMM_VW, n - j0);
+    for (int s = 0; s < count; s++) {
         const int j = j0 + s;
-        if (j >= n) return;
-        float v = alpha * t[s];
+        GEMM_T v = alpha * t[s];
         if (!betaZero) v += beta * c[j];
         if (hasBias) v += bias[j];
-        c[j] = kiln_activate(act, v);
+        c[j] = gemm_activate(act, v);
     }
 }
 
-#define GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define GEMM_DECL_V(r, v) GEMM_VT c##r##_##v = 0;
+#define GEMM_DECL(r) __global const GEMM_T* a##r = a + (long) min(i0 + r, m - 1) * sAi; GEMM_VECS(GEMM_DECL_V, r)
+#define GEMM_FMA_V(r, v) c##r##_##v = fma(av, b##v, c##r##_##v);
+#define GEMM_STEP(r) { const GEMM_VT av = (GEMM_VT) a##r[pa]; GEMM_VECS(GEMM_FMA_V, r) }
+#define GEMM_LOAD_B(r, v) const GEMM_VT b##v = GEMM_VLOAD(0, bp + GEMM_VW * v);
+#define GEMM_GATHER_B(r, v) const GEMM_VT b##v = gemm_gather_b(b, (long) p * sBp, sBj, j0 + GEMM_VW * v, n);
+#define GEMM_STORE_V(r, v) gemm_store(c + (long) (i0 + r) * ldc, i0 + r, m, j0 + GEMM_VW * v, n, c##r##_##v, \
+                                      alpha, beta, betaZero, bias, hasBias, act);
+#define GEMM_STORE(r) GEMM_VECS(GEMM_STORE_V, r)
 
-__kernel void gemm_f32(int m, int n, int k,
-                       __global const float* a, long sAi, long sAp, long strideA,
-                       __global const float* b, long sBp, long sBj, long strideB,
-                       __global float* c, long ldc, long strideC,
-                       float alpha, float beta, int betaZero,
-                       __global const float* bias, int hasBias, int act, long offA, long offB, long offC) {
-    const int j0 = get_global_id(0) * TN;
-    const int i0 = get_global_id(1) * TM;
+__kernel void GEMM_KERNEL(int m, int n, int k,
+                          __global const GEMM_T* a, long sAi, long sAp, long strideA,
+                          __global const GEMM_T* b, long sBp, long sBj, long strideB,
+                          __global GEMM_T* c, long ldc, long strideC,
+                          GEMM_T alpha, GEMM_T beta, int betaZero,
+                          __global const GEMM_T* bias, int hasBias, int act, long offA, long offB, long offC) {
+    const int j0 = get_global_id(0) * GEMM_TN;
+    const int i0 = get_global_id(1) * GEMM_TM;
     const long batch = get_global_id(2);
-    // The host rounds the launch up to whole work-groups; surplus work-items have nothing to do.
-    if (i0 >= m || j0 >= n) return;
+    // The host rounds the launch up to whole work-groups; surplus work-items have nothing to do (with k
+    // blocks they still take part in the group's barriers).
+    const int active = i0 < m && j0 < n;
+#if GEMM_KB == 0
+    if (!active) return;
+#endif
     a += offA + batch * strideA;
     b += offB + batch * strideB;
     c += offC + batch * strideC;
-#define GEMM_DECL(r) __global const float* a##r = a + (long) min(i0 + r, m - 1) * sAi; float16 c##r = 0.0f;
     GEMM_ROWS(GEMM_DECL)
-    const int contiguous = (j0 + TN <= n) && sBj == 1;
-    for (int p = 0; p < k; p++) {
-        const long pa = (long) p * sAp;
-        const float16 bv = gemm_load_b(b, (long) p * sBp, sBj, j0, n, contiguous);
-#define GEMM_STEP(r) c##r = fma((float16) a##r[pa], bv, c##r);
-        GEMM_ROWS(GEMM_STEP)
+    const int fast = j0 + GEMM_TN <= n && sBj == 1;
+#if GEMM_KB > 0
+    // At least one trip, also for k == 0: POCL 3.1 returned garbage for a zero-trip loop around the barrier
+    // (the accumulators it keeps per work-item across barriers seemed never to be set) with 1 x 16 groups.
+    for (int kb = 0; kb == 0 || kb < k; kb += GEMM_KB) {
+        const int kend = min(k, kb + GEMM_KB);
+        if (active) {
+#else
+    {
+        const int kb = 0, kend = k;
+        {
+#endif
+            long pa = (long) kb * sAp;
+            if (fast) {
+                __global const GEMM_T* bp = b + j0 + (long) kb * sBp;
+                for (int p = kb; p < kend; p++, pa += sAp, bp += sBp) {
+                    GEMM_VECS(GEMM_LOAD_B, 0)
+                    GEMM_ROWS(GEMM_STEP)
+                }
+            } else {
+                for (int p = kb; p < kend; p++, pa += sAp) {
+                    GEMM_VECS(GEMM_GATHER_B, 0)
+                    GEMM_ROWS(GEMM_STEP)
+                }
+            }
+        }
+#if GEMM_KB > 0
+        // Nothing is shared through local memory: the barrier only makes the group step through k together.
+        // CPU drivers run a group's work-items one after another between barriers, so the group's A rows and
+        // B panels of one k block stay in cache for all of them (2048^3 on POCL: ~1.2x over one pass).
+        barrier(CLK_LOCAL_MEM_FENCE);
+#endif
     }
-#define GEMM_STORE(r) gemm_store_row(c + (long) (i0 + r) * ldc, i0 + r, m, j0, n, c##r, alpha, beta, betaZero, bias, hasBias, act);
+    if (!active) return;
     GEMM_ROWS(GEMM_STORE)
 }
+

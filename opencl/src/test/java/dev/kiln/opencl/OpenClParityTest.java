@@ -17,16 +17,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Every op family against the reference on the first OpenCL device (POCL on CI). Cases the device declines
- * are aborted by the base with the device's reason: sparse and quantised GEMM (no kernels), f64 GEMM. The
- * dense families must support every case ({@link #denseFamiliesSupportEveryCase}).
+ * are aborted by the base with the device's reason: quantised GEMM other than s8/u8 x s8, the families with
+ * no kernels here (e.g. sddmm, dsmm, quantize, convert), f64 GEMM on a device without fp64. The families in
+ * {@link #COMPLETE} must support every case ({@link #denseFamiliesSupportEveryCase}).
  */
 class OpenClParityTest extends ParityTestBase {
-    /** Families with kernels here; SPMM and QGEMM have none yet and are declined with a reason. */
+    /** Families with kernels here. */
     static final Set<OpKind> KINDS = EnumSet.of(OpKind.GEMM, OpKind.UNARY, OpKind.BINARY, OpKind.SOFTMAX, OpKind.REDUCE,
-            OpKind.CONV, OpKind.POOL, OpKind.NORM, OpKind.PIXEL_SHUFFLE);
-    /** Families that must support every parity case (GEMM declines its f64 cases). */
+            OpKind.CONV, OpKind.POOL, OpKind.NORM, OpKind.PIXEL_SHUFFLE, OpKind.SPMM, OpKind.QGEMM);
+    /** Families that must support every parity case (GEMM may decline f64, QGEMM declines s4, b1 and lmul). */
     static final Set<OpKind> COMPLETE = EnumSet.of(OpKind.UNARY, OpKind.BINARY, OpKind.SOFTMAX, OpKind.REDUCE,
-            OpKind.CONV, OpKind.POOL, OpKind.NORM, OpKind.PIXEL_SHUFFLE);
+            OpKind.CONV, OpKind.POOL, OpKind.NORM, OpKind.PIXEL_SHUFFLE, OpKind.SPMM);
 
     @Override protected Device openDevice() {
         Probe probe = OpenClTesting.PROBE;
