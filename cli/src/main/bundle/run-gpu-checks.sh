@@ -10,7 +10,10 @@
 #   nvidia-smi.txt     nvidia-smi and nvidia-smi -q, when nvidia-smi is there
 #   info.txt/.json     kiln info, kiln info --json
 #   verify-cuda.log    kiln verify --backend cuda (every op family against the reference kernels)
-#   bench-gemm-cuda.*  kiln bench gemm, our CUDA kernel (cuda/cuda-sgemm) beside cuBLAS (cuda/cublas-gemm)
+#   bench-gemm-cuda.*  kiln bench gemm, our CUDA kernel (cuda/cuda-sgemm) beside cuBLAS twice: through
+#                      JCublas (cuda/cublas-gemm, libcublas.so.12 only) and as the bench's FFM peer column
+#                      (cublasSgemm_v2 of libcublas.so.13/12/11, or KILN_CUBLAS; found in a PyTorch install too)
+#   bench-gemm-tf32.*  the same with KILN_CUDA_TF32=1: our tensor-core kernel (cuda/cuda-sgemm-tf32)
 #   bench-gemm-cpu.*   kiln bench gemm, the CPU backend beside OpenBLAS (when libopenblas is installed)
 #   bench-conv.*       kiln bench conv, when this build has it
 #   summary.txt        PASS / FAIL / SKIP per step, the CUDA status, ours against cuBLAS per size
@@ -19,7 +22,8 @@
 # count, so the two are separate runs.
 #
 # Environment: KILN_BENCH_SIZES (default 1024,2048,4096,8192), KILN_BENCH_THREADS (CPU thread counts,
-# default 1 and every core), KILN_VERIFY_CASES (default 40), KILN_JAVA_OPTS (JVM flags, e.g. -Xmx16g).
+# default 1 and every core), KILN_VERIFY_CASES (default 40), KILN_JAVA_OPTS (JVM flags, e.g. -Xmx16g),
+# KILN_CUBLAS (a libcublas.so.N for the FFM peer; searched for under /usr, /opt, /home, /root when unset).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
@@ -29,7 +33,7 @@ SIZES=${KILN_BENCH_SIZES:-1024,2048,4096,8192}
 CORES=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 THREADS=${KILN_BENCH_THREADS:-$( ((CORES > 1)) && echo "1,$CORES" || echo 1)}
 CASES=${KILN_VERIFY_CASES:-40}
-OURS=cuda/cuda-sgemm CUBLAS=cuda/cublas-gemm   # implementation names in the cuda module
+OURS=cuda/cuda-sgemm CUBLAS=cuda/cublas-gemm TF32=cuda/cuda-sgemm-tf32   # implementation names in the cuda module
 
 note() { printf 'run-gpu-checks: %s\n' "$*" >&2; }
 
@@ -156,6 +160,13 @@ else
   record FAIL verify-cuda "$TOOK" "exit $RC: $(cuda_why "$(last_line verify-cuda.log '^verify:.*(FAILED|failed|unavailable|no device)')")" verify-cuda.log
 fi
 
+# The bench's FFM cuBLAS peer loads libcublas.so.13/12/11 by name; where the dynamic linker knows none (e.g.
+# CUDA 13 only inside a PyTorch wheel), point it at the first one on disk.
+if [[ -z ${KILN_CUBLAS:-} ]] && ! { command -v ldconfig >/dev/null && ldconfig -p 2>/dev/null | grep -qE 'libcublas\.so\.1[123]'; }; then
+  found=$(timeout 60 find /usr /opt /home /root -xdev -name 'libcublas.so.1[123]' 2>/dev/null | sort -r | head -n 1)
+  if [[ -n $found ]]; then export KILN_CUBLAS=$found; note "cuBLAS for the bench peer: $found"; fi
+fi
+
 # GEMM on the GPU: ours and cuBLAS on the same operands, resident on the device, the same run. The
 # threads are the CPU's (for the OpenBLAS peer column, when installed): GPU kernels ignore them.
 # --warmup 0: bench predicts the first size's time from the last call of that warm-up alone, and skips a
@@ -183,17 +194,26 @@ if [[ -s $RESULTS/bench-gemm-cuda.json ]]; then
       i = index(line, "\"" key "\": "); if (!i) return ""
       v = substr(line, i + length(key) + 4); sub(/[,}].*/, "", v); gsub(/"/, "", v); return v
     }
+    function num(v) { return (v == "" || v == "null") ? "" : v }
     /"backend"/ {
       s = field($0, "m") "x" field($0, "n") "x" field($0, "k"); b = field($0, "backend")
       if (!(s in seen)) { seen[s] = 1; order[++n] = s }
-      if (b == ours) o[s] = field($0, "gflops"); else if (b == peer) c[s] = field($0, "gflops")
+      if (b == ours) {
+        o[s] = field($0, "gflops")
+        if (field($0, "peer") == "cublas" && num(field($0, "peer_gflops")) != "") f[s] = field($0, "peer_gflops")
+      } else if (b == peer) c[s] = field($0, "gflops")
     }
     END {
       if (n == 0) exit
-      printf "GEMM f32 on the GPU, GFLOP/s (median):\n%-16s %10s %10s %8s\n", "shape", "ours", "cuBLAS", "ratio"
+      printf "GEMM f32 on the GPU, GFLOP/s (median); ratio = ours / the faster cuBLAS figure:\n"
+      printf "%-16s %10s %14s %12s %8s\n", "shape", "ours", "cuBLAS JCublas", "cuBLAS FFM", "ratio"
       for (i = 1; i <= n; i++) {
-        s = order[i]; r = (s in o && s in c && c[s] > 0) ? sprintf("%.2f", o[s] / c[s]) : "-"
-        printf "%-16s %10s %10s %8s\n", s, (s in o ? sprintf("%.1f", o[s]) : "-"), (s in c ? sprintf("%.1f", c[s]) : "-"), r
+        s = order[i]; best = 0
+        if (s in c && c[s] > best) best = c[s]
+        if (s in f && f[s] > best) best = f[s]
+        r = (s in o && best > 0) ? sprintf("%.2f", o[s] / best) : "-"
+        printf "%-16s %10s %14s %12s %8s\n", s, (s in o ? sprintf("%.1f", o[s]) : "-"), (s in c ? sprintf("%.1f", c[s]) : "-"),
+               (s in f ? sprintf("%.1f", f[s]) : "-"), r
       }
     }' "$RESULTS/bench-gemm-cuda.json")
 fi
@@ -202,6 +222,20 @@ if ((${#CUBLAS_TABLE[@]} == 0)); then
 fi
 if [[ -n $cublas_skip ]] && ((CUDA_OK)); then CUBLAS_TABLE+=("cuBLAS: not measured: $cublas_skip"); fi
 write_summary
+
+# The opt-in TF32 tensor-core kernel against the same cuBLAS peer (cuBLAS runs full FP32, so this ratio
+# is ours-with-tensor-cores over cuBLAS FP32; the row's check uses the f32 tolerance and may say WRONG for
+# large k, which is TF32 rounding, not a defect: it does not fail the run).
+gemm_tf32() { KILN_CUDA_TF32=1 kiln bench gemm --backend "$TF32" --sizes "$SIZES" --threads "$CORES" --warmup 0 \
+  --json "$RESULTS/bench-gemm-tf32.json"; }
+run_step bench-gemm-tf32.log gemm_tf32
+if ((RC == 0)); then
+  record PASS bench-gemm-tf32 "$TOOK" "$(grep -c '"backend"' "$RESULTS/bench-gemm-tf32.json" 2>/dev/null) rows" \
+    "bench-gemm-tf32.log bench-gemm-tf32.json"
+else
+  record FAIL bench-gemm-tf32 "$TOOK" "exit $RC: $(cuda_why "$(last_line bench-gemm-tf32.log 'nothing to measure|^bench|skip')")" \
+    "bench-gemm-tf32.log bench-gemm-tf32.json"
+fi
 
 # GEMM on the CPU backend, beside OpenBLAS when it is installed, per thread count (--warmup 0: as above).
 run_step bench-gemm-cpu.log kiln bench gemm --backend cpu --sizes "$SIZES" --threads "$THREADS" \

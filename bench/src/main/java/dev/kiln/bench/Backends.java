@@ -52,12 +52,17 @@ public final class Backends {
      * a slash. The caller closes it.
      */
     public static Plan plan(Device device, String backend, OpDesc desc) throws Unavailable {
+        return implementation(device, backend, desc).plan(desc);
+    }
+
+    /** The implementation {@link #plan} uses: the device's first that supports {@code desc}, or the named one. */
+    public static KernelImpl implementation(Device device, String backend, OpDesc desc) throws Unavailable {
         String wanted = backend.contains("/") ? backend.substring(backend.indexOf('/') + 1) : null;
         List<String> why = new ArrayList<>();
         for (KernelImpl impl : device.implementations(desc.kind())) {
             if (wanted != null && !impl.name().equals(wanted)) continue;
             Support s = impl.supports(desc);
-            if (s.ok()) return impl.plan(desc);
+            if (s.ok()) return impl;
             why.add(impl.name() + ": " + s.reason());
         }
         if (why.isEmpty())

@@ -17,7 +17,8 @@ import java.util.Optional;
  * alpha = 1, beta = 0. Shapes are m x n x k (C is m x n, A m x k, B k x n); a GEMV is a GEMM with n = 1,
  * given as m x k. Each figure is the median of a time-boxed run ({@link Timing}) of the kernel alone, on
  * operands already resident on the backend's device. Beside it: OpenBLAS with the same thread count
- * ({@code cblas_sgemm} / {@code cblas_sgemv}), and for the CPU backend the share of the measured FMA peak
+ * ({@code cblas_sgemm} / {@code cblas_sgemv}), or for the CUDA backend cuBLAS ({@link CublasPeer}), and for the
+ * CPU backend the share of the measured FMA peak
  * ({@link PeakBench}) at that thread count. Every result is checked once (Freivalds-style, in double:
  * C·x against A·(B·x), with C poisoned with NaN first) before it is timed.
  */
@@ -92,12 +93,14 @@ public final class GemmBench {
 
     /** Runs every (shape, threads, backend) and prints the table as it goes; returns the rows. */
     public static List<BenchRow> run(Config cfg, PrintWriter out) {
+        KernelClock.enableProfiling();
         Optional<OpenBlas> peer = OpenBlas.load();
         out.println("# " + cfg.op().lower() + " f32 row-major NN, "
                 + (cfg.op() == Op.GEMV ? "shape m x k (y = A x, A m x k)" : "shape m x n x k (C m x n, A m x k, B k x n)")
                 + ", seed " + cfg.seed() + "; time = median of a " + cfg.budgetSeconds() + " s time box");
-        out.println("# peer: " + peer.map(p -> "OpenBLAS " + p.config() + " (" + p.location() + ")")
+        out.println("# peer: " + peer.map(p -> "OpenBLAS " + p.config() + ", kernel " + p.coreName() + " (" + p.location() + ")")
                 .orElse("none: " + OpenBlas.absentReason()));
+        peer.map(OpenBlas::weakKernelWarning).filter(w -> !w.isEmpty()).ifPresent(w -> out.println("# WARNING: " + w));
         Map<String, Device> devices = new LinkedHashMap<>();
         for (String b : cfg.backends().isEmpty() ? Backends.available() : cfg.backends()) {
             try {
@@ -111,13 +114,20 @@ public final class GemmBench {
             out.println("# nothing to measure: no requested backend is available");
             return List.of();
         }
+        // cuBLAS beside the CUDA backend, in the same run (fails soft with its one-line reason).
+        Optional<CublasPeer> gpuPeer = Optional.empty();
+        if (cfg.op() == Op.GEMM && devices.keySet().stream().anyMatch(b -> Backends.backendName(b).equals("cuda"))) {
+            gpuPeer = CublasPeer.load();
+            out.println("# gpu peer: " + gpuPeer.map(p -> "cuBLAS cublasSgemm_v2 (" + p.location() + ")")
+                    .orElse("none: " + CublasPeer.absentReason()));
+        }
         Map<String, Double> lastRate = new HashMap<>(); // GFLOP/s per backend, to predict the next call's time
         if (cfg.warmupSeconds() > 0) warmUp(cfg, devices, lastRate, out);
         Report.header(out);
         // Thread counts are process-wide settings: put them back for whatever runs after the table.
         int cpuThreadsBefore = Backends.cpuThreads(), blasThreadsBefore = peer.map(OpenBlas::threads).orElse(-1);
         try {
-            return table(cfg, devices, peer, lastRate, out);
+            return table(cfg, devices, peer, gpuPeer, lastRate, out);
         } finally {
             if (cpuThreadsBefore > 0) Backends.setCpuThreads(cpuThreadsBefore);
             if (blasThreadsBefore > 0) peer.get().setThreads(blasThreadsBefore);
@@ -125,11 +135,12 @@ public final class GemmBench {
     }
 
     private static List<BenchRow> table(Config cfg, Map<String, Device> devices, Optional<OpenBlas> peer,
-                                        Map<String, Double> lastRate, PrintWriter out) {
+                                        Optional<CublasPeer> gpuPeer, Map<String, Double> lastRate, PrintWriter out) {
         Map<Integer, Double> peaks = new HashMap<>();
         List<BenchRow> rows = new ArrayList<>();
         for (Shape shape : cfg.shapes()) {
             GemmOperands host = GemmOperands.random(shape, cfg.seed());
+            double cublasGflops = gpuPeer.map(p -> p.gflops(host, cfg.budgetSeconds(), out)).orElse(Double.NaN);
             for (int t : cfg.threads()) {
                 String threadNote = devices.keySet().stream().anyMatch(b -> Backends.backendName(b).equals("cpu"))
                         ? Backends.setCpuThreads(t) : null;
@@ -143,7 +154,9 @@ public final class GemmBench {
                                 + " (limit %.0f s)%n", e.getKey(), shape.m(), shape.n(), shape.k(), predicted, rate, cfg.maxCallSeconds());
                         continue;
                     }
-                    BenchRow row = measure(cfg, e.getKey(), e.getValue(), shape, host, t, peerGflops, peer.isPresent(), peaks, out);
+                    boolean gpu = gpuPeer.isPresent() && Backends.backendName(e.getKey()).equals("cuda");
+                    BenchRow row = measure(cfg, e.getKey(), e.getValue(), shape, host, t, gpu ? cublasGflops : peerGflops,
+                            gpu ? "cublas" : peer.isPresent() ? "openblas" : null, peaks, out);
                     if (row != null) {
                         lastRate.put(e.getKey(), row.gflops());
                         rows.add(row);
@@ -178,7 +191,7 @@ public final class GemmBench {
     }
 
     private static BenchRow measure(Config cfg, String backend, Device device, Shape s, GemmOperands host, int threads,
-                                    double peerGflops, boolean hasPeer, Map<Integer, Double> peaks, PrintWriter out) {
+                                    double peerGflops, String peerName, Map<Integer, Double> peaks, PrintWriter out) {
         GemmRunner runner;
         try {
             runner = GemmRunner.kiln(backend, device, host);
@@ -189,13 +202,18 @@ public final class GemmBench {
         try (runner) {
             runner.run();
             String check = host.check(runner.result());
-            Timing time = Timing.measure(runner::run, cfg.budgetSeconds());
+            long[] calls = {0};
+            KernelClock before = KernelClock.read(device);
+            Timing time = Timing.measure(() -> { runner.run(); calls[0]++; }, cfg.budgetSeconds());
+            // Devices that time their kernels (OpenCL with queue profiling) show that time beside the wall time.
+            double kernelMs = before == null ? Double.NaN : before.millisPerCall(KernelClock.read(device), calls[0]);
+            String kernelNote = Double.isNaN(kernelMs) ? "" : String.format(Locale.ROOT, ", kernel %.3f ms mean", kernelMs);
             double gflops = runner.flops() / time.median() * 1e-9;
             double pct = Double.NaN;
             if (device.kind() == DeviceKind.CPU && device.usesHostMemory())
                 pct = 100 * gflops / peaks.computeIfAbsent(threads, t -> PeakBench.gflops(t, 0.05, 10));
             return new BenchRow(cfg.op().lower(), backend, s.m(), s.n(), s.k(), threads, time.median(), gflops, pct,
-                    hasPeer ? "openblas" : null, peerGflops, check + " (" + runner.implementation() + ")");
+                    peerName, peerGflops, check + " (" + runner.implementation() + kernelNote + ")");
         }
     }
 

@@ -23,6 +23,13 @@ import java.util.Optional;
  * <p>The library is found by soname first (the dynamic linker's search path and {@code ldconfig}),
  * then at known Debian/Ubuntu paths, or at {@code -Dkiln.openblas=PATH} / {@code KILN_OPENBLAS}.
  * {@link #load()} is empty when none works; {@link #absentReason()} says why, in one line.
+ *
+ * <p>The peer must run its best kernel, or every ratio flatters us. OpenBLAS takes its kernel family from
+ * {@code OPENBLAS_CORETYPE} when that is set, and the VMs this project runs on set it to Haswell (AVX2) even
+ * on AVX-512 CPUs: on Zen 5 that runs at about 120 GFLOP/s per core where the SkylakeX kernel reaches
+ * 220-235 (measured 2026-11-23). The variable is read when the library loads, from the environment the
+ * process started with, so {@code ./kiln bench} and {@code ./kiln jmh} set SkylakeX there on AVX-512 CPUs,
+ * and {@link #weakKernelWarning()} says when the peer still runs an AVX2 kernel on an AVX-512 machine.
  * Restricted FFM methods are the point of this class; the JVM needs {@code --enable-native-access=ALL-UNNAMED}.
  */
 @SuppressWarnings("restricted")
@@ -44,7 +51,7 @@ public final class OpenBlas {
 
     private final String location;
     private final MethodHandle sgemm, dgemm, sgemv, setThreads;
-    private final MethodHandle getThreads, getConfig; // optional: null when the build lacks them
+    private final MethodHandle getThreads, getConfig, getCoreName; // optional: null when the build lacks them
 
     private OpenBlas(String location, SymbolLookup lib) {
         this.location = location;
@@ -59,6 +66,8 @@ public final class OpenBlas {
         getThreads = lib.find("openblas_get_num_threads")
                 .map(s -> linker.downcallHandle(s, FunctionDescriptor.of(I))).orElse(null);
         getConfig = lib.find("openblas_get_config")
+                .map(s -> linker.downcallHandle(s, FunctionDescriptor.of(P))).orElse(null);
+        getCoreName = lib.find("openblas_get_corename")
                 .map(s -> linker.downcallHandle(s, FunctionDescriptor.of(P))).orElse(null);
     }
 
@@ -105,6 +114,29 @@ public final class OpenBlas {
                 + (tried.isEmpty() ? SONAME + " and " + KNOWN_PATHS.size() + " known paths" : String.join(", ", tried)));
     }
 
+    /**
+     * A one-line warning when OpenBLAS runs an AVX2-era kernel on a CPU with AVX-512 (ratios against it
+     * would flatter us), or the empty string.
+     */
+    public String weakKernelWarning() {
+        String core = coreName();
+        boolean avx512 = cpuFlags().containsAll(List.of("avx512f", "avx512bw", "avx512dq", "avx512vl"));
+        if (!avx512 || core.equals("unknown") || core.toLowerCase(java.util.Locale.ROOT).matches(".*(skylakex|cooperlake|sapphirerapids|zen5).*"))
+            return "";
+        return "OpenBLAS runs its " + core + " kernel on this AVX-512 CPU: start the JVM with OPENBLAS_CORETYPE=SkylakeX"
+                + " (./kiln does) so the peer uses its best kernel";
+    }
+
+    /** The CPU's feature flags from /proc/cpuinfo (Linux); empty elsewhere. */
+    private static List<String> cpuFlags() {
+        try (var lines = Files.lines(Path.of("/proc/cpuinfo"))) {
+            return lines.filter(l -> l.startsWith("flags")).findFirst()
+                    .map(l -> List.of(l.substring(l.indexOf(':') + 1).trim().split("\\s+"))).orElse(List.of());
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return List.of();
+        }
+    }
+
     private static String oneLine(Throwable e) {
         String m = String.valueOf(e.getMessage());
         int nl = m.indexOf('\n');
@@ -120,6 +152,17 @@ public final class OpenBlas {
         try {
             MemorySegment p = (MemorySegment) getConfig.invokeExact();
             return p.reinterpret(4096).getString(0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The kernel family OpenBLAS runs (e.g. "SkylakeX", "Haswell"), or "unknown". */
+    public String coreName() {
+        if (getCoreName == null) return "unknown";
+        try {
+            MemorySegment p = (MemorySegment) getCoreName.invokeExact();
+            return p.reinterpret(256).getString(0);
         } catch (Throwable t) {
             throw rethrow(t);
         }

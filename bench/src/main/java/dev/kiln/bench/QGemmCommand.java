@@ -1,0 +1,75 @@
+package dev.kiln.bench;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code kiln bench qgemm}: options here, the measuring in {@link QGemmBench}. */
+@Command(name = "qgemm", mixinStandardHelpOptions = true,
+        description = "Low-bit GEMM/GEMV (s8, u8, s4, b1) on the CPU beside our SGEMM (SGEMV for m = 1) of the same shape: ratio = GOP/s over GFLOP/s.")
+final class QGemmCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--type", defaultValue = "s8,s4,b1", description = "s8, u8, s4, b1, comma-separated (default: ${DEFAULT-VALUE}).")
+    String types;
+
+    @Option(names = "--sizes", defaultValue = "1024,2048,1x4096x4096",
+            description = "N (square) or MxNxK (C m x n, inner k; m = 1 is a GEMV), comma-separated (default: ${DEFAULT-VALUE}).")
+    String sizes;
+
+    @Option(names = "--threads", split = ",", description = "Thread counts for the CPU backend (default: 1 and all processors).")
+    List<Integer> threads;
+
+    @Option(names = "--group", defaultValue = "32", description = "s4 scale group along k (default: ${DEFAULT-VALUE}).")
+    int group;
+
+    @Option(names = "--json", description = "Also write the rows as a JSON array to this file (keys op, backend, type, m, n, k, threads,"
+            + " gops, sgemm_gflops, ratio).")
+    Path json;
+
+    @Option(names = "--time", defaultValue = "0.5", description = "Sampling time box per figure, seconds (default: ${DEFAULT-VALUE}).")
+    double seconds;
+
+    @Option(names = "--warmup", defaultValue = "2", description = "JIT warm-up on small shapes before the table, seconds (default: ${DEFAULT-VALUE}).")
+    double warmupSeconds;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Random seed for the operands (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Override public Integer call() throws IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        QGemmBench.Config cfg;
+        try {
+            List<String> t = new ArrayList<>();
+            for (String p : types.split(",")) if (!p.isBlank()) t.add(p.strip().toLowerCase(Locale.ROOT));
+            cfg = new QGemmBench.Config(t, QGemmBench.parseSizes(sizes), threads == null ? BenchCommand.defaultThreads() : threads,
+                    group, seconds, warmupSeconds, seed);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        List<QGemmBench.Row> rows;
+        try {
+            rows = QGemmBench.run(cfg, out);
+        } catch (Backends.Unavailable e) {
+            out.println("# nothing to measure: " + e.getMessage());
+            out.flush();
+            return 1;
+        }
+        if (json != null) {
+            QGemmBench.writeJson(json, rows);
+            out.println("# wrote " + rows.size() + " rows to " + json);
+        }
+        out.flush();
+        return rows.isEmpty() || rows.stream().anyMatch(r -> r.check().startsWith("WRONG")) ? 1 : 0;
+    }
+}
