@@ -28,6 +28,7 @@ public final class AttentionOps {
     public static Tensor bmm(Tensor a, Tensor b, boolean transposeB, float alpha) {
         Ops.requireRank("bmm", a, 3);
         Ops.requireRank("bmm", b, 3);
+        Ops.requireSameDType("bmm", a, b);
         int batch = a.dim(0), m = a.dim(1), k = a.dim(2), n = transposeB ? b.dim(1) : b.dim(2);
         if (b.dim(0) != batch || (transposeB ? b.dim(2) : b.dim(1)) != k)
             throw new IllegalArgumentException("bmm: shapes " + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape())
@@ -46,13 +47,13 @@ public final class AttentionOps {
     }
 
     private static Tensor batched(Tensor a, Transpose ta, Tensor b, Transpose tb, int batch, int m, int n, int k, float alpha) {
-        Tensor out = Tensor.empty(batch, m, n);
+        Tensor out = Tensor.empty(a.dtype(), batch, m, n);
         gemmInto(a, ta, b, tb, batch, m, n, k, alpha, out);
         return out;
     }
 
     private static void gemmInto(Tensor a, Transpose ta, Tensor b, Transpose tb, int batch, int m, int n, int k, float alpha, Tensor out) {
-        GemmDesc d = GemmDesc.of(DType.F32, ta, tb, m, n, k, alpha, 0).withBatch(batch, (long) m * k, (long) k * n, (long) m * n);
+        GemmDesc d = GemmDesc.of(a.dtype(), ta, tb, m, n, k, alpha, 0).withBatch(batch, (long) m * k, (long) k * n, (long) m * n);
         Exec.run(d, Args.of(Arg.A, a.buffer(), Arg.B, b.buffer(), Arg.C, out.buffer()));
     }
 
@@ -61,13 +62,13 @@ public final class AttentionOps {
         int len = x.dim(-1), outer = Math.toIntExact(x.count() / len);
         Tensor[] self = new Tensor[1];
         Tensor out = Tensor.result(x.shape(), g -> {
-            Tensor dx = Tensor.empty(x.shape());
-            Exec.run(new SoftmaxDesc(outer, len, 1, false, Pass.BACKWARD),
+            Tensor dx = Tensor.like(x);
+            Exec.run(new SoftmaxDesc(outer, len, 1, false, Pass.BACKWARD, x.dtype()),
                     Args.of(Arg.DST, self[0].buffer(), Arg.DIFF_DST, g.buffer(), Arg.DIFF_SRC, dx.buffer()));
             x.accumulate(dx);
         }, x);
         self[0] = out;
-        Exec.run(SoftmaxDesc.rows(outer, len, false), Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
+        Exec.run(SoftmaxDesc.rows(outer, len, false).withDType(x.dtype()), Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
         return out;
     }
 
@@ -80,9 +81,9 @@ public final class AttentionOps {
         int dh = width / heads;
         Tensor out = Tensor.result(new int[] {heads, rows, dh}, g -> x.accumulate(mergeHeads(g)), x);
         // Head h is columns h*dh.. of x: A starts dh further for each batch entry and keeps x's row pitch.
-        GemmDesc d = GemmDesc.of(DType.F32, Transpose.N, Transpose.N, rows, dh, dh, 1, 0)
+        GemmDesc d = GemmDesc.of(x.dtype(), Transpose.N, Transpose.N, rows, dh, dh, 1, 0)
                 .withLeadingDims(width, dh, dh).withBatch(heads, dh, 0, (long) rows * dh);
-        Exec.run(d, Args.of(Arg.A, x.buffer(), Arg.B, identity(dh).buffer(), Arg.C, out.buffer()));
+        Exec.run(d, Args.of(Arg.A, x.buffer(), Arg.B, identity(x.dtype(), dh).buffer(), Arg.C, out.buffer()));
         return out;
     }
 
@@ -94,18 +95,18 @@ public final class AttentionOps {
         // Head h lands in columns h*dh.. through a dh x width block of the identity; the heads are then summed.
         float[] place = new float[heads * dh * width];
         for (int h = 0; h < heads; h++) for (int i = 0; i < dh; i++) place[(h * dh + i) * width + h * dh + i] = 1;
-        Tensor spread = Tensor.empty(heads, rows, width);
-        GemmDesc d = GemmDesc.of(DType.F32, Transpose.N, Transpose.N, rows, width, dh, 1, 0)
+        Tensor spread = Tensor.empty(y.dtype(), heads, rows, width);
+        GemmDesc d = GemmDesc.of(y.dtype(), Transpose.N, Transpose.N, rows, width, dh, 1, 0)
                 .withBatch(heads, (long) rows * dh, (long) dh * width, (long) rows * width);
-        Exec.run(d, Args.of(Arg.A, y.buffer(), Arg.B, Tensor.of(place, heads, dh, width).buffer(), Arg.C, spread.buffer()));
-        Exec.run(new ReduceDesc(ReduceOp.SUM, 1, heads, rows * width), Args.of(Arg.SRC, spread.buffer(), Arg.DST, out.buffer()));
+        Exec.run(d, Args.of(Arg.A, y.buffer(), Arg.B, Tensor.of(y.dtype(), place, heads, dh, width).buffer(), Arg.C, spread.buffer()));
+        Exec.run(new ReduceDesc(ReduceOp.SUM, 1, heads, rows * width, y.dtype()), Args.of(Arg.SRC, spread.buffer(), Arg.DST, out.buffer()));
         return out;
     }
 
-    private static Tensor identity(int n) {
+    private static Tensor identity(DType dtype, int n) {
         float[] v = new float[n * n];
         for (int i = 0; i < n; i++) v[i * n + i] = 1;
-        return Tensor.of(v, n, n);
+        return Tensor.of(dtype, v, n, n);
     }
 
     /**
@@ -119,7 +120,7 @@ public final class AttentionOps {
             float[] mask = new float[t * t];
             // A large negative number rather than -inf: exp underflows to exactly 0 and no inf - inf appears.
             for (int i = 0; i < t; i++) for (int j = i + 1; j < t; j++) mask[i * t + j] = -1e9f;
-            scores = Ops.add(scores, Tensor.of(mask, t, t));
+            scores = Ops.add(scores, Tensor.of(scores.dtype(), mask, t, t));
         }
         return bmm(softmax(scores), v, false, 1f);
     }

@@ -20,21 +20,24 @@ public final class BufferPool {
     /** Bytes kept for reuse at most; more are freed at once. */
     public static final long LIMIT_BYTES = 1L << 30;
 
-    private static final Map<Device, Map<Long, ArrayDeque<DeviceBuffer>>> FREE = new IdentityHashMap<>();
+    /** Buffers are interchangeable only with the same dtype and element count. */
+    private record Size(DType dtype, long count) {}
+
+    private static final Map<Device, Map<Size, ArrayDeque<DeviceBuffer>>> FREE = new IdentityHashMap<>();
     private static long pooledBytes;
 
     private BufferPool() {}
 
-    /** An f32 buffer of exactly {@code count} elements on {@code device}, reused when one is free. */
-    static synchronized DeviceBuffer take(Device device, long count) {
-        Map<Long, ArrayDeque<DeviceBuffer>> bySize = FREE.get(device);
-        ArrayDeque<DeviceBuffer> free = bySize == null ? null : bySize.get(count);
+    /** A buffer of exactly {@code count} elements of {@code dtype} on {@code device}, reused when one is free. */
+    static synchronized DeviceBuffer take(Device device, DType dtype, long count) {
+        Map<Size, ArrayDeque<DeviceBuffer>> bySize = FREE.get(device);
+        ArrayDeque<DeviceBuffer> free = bySize == null ? null : bySize.get(new Size(dtype, count));
         if (free != null && !free.isEmpty()) {
             DeviceBuffer b = free.pop();
             pooledBytes -= b.byteSize();
             return b;
         }
-        return device.allocate(DType.F32, count);
+        return device.allocate(dtype, count);
     }
 
     /** Takes back a buffer allocated by {@link #take}; the caller must not use it again. */
@@ -44,13 +47,13 @@ public final class BufferPool {
             buffer.close();
             return;
         }
-        FREE.computeIfAbsent(device, d -> new HashMap<>()).computeIfAbsent(buffer.count(), c -> new ArrayDeque<>()).push(buffer);
+        FREE.computeIfAbsent(device, d -> new HashMap<>()).computeIfAbsent(new Size(buffer.dtype(), buffer.count()), c -> new ArrayDeque<>()).push(buffer);
         pooledBytes += buffer.byteSize();
     }
 
     /** Frees every pooled buffer (e.g. when training ends, or before closing a device). */
     public static synchronized void clear() {
-        for (Map<Long, ArrayDeque<DeviceBuffer>> bySize : FREE.values())
+        for (Map<Size, ArrayDeque<DeviceBuffer>> bySize : FREE.values())
             for (ArrayDeque<DeviceBuffer> free : bySize.values()) free.forEach(DeviceBuffer::close);
         FREE.clear();
         pooledBytes = 0;

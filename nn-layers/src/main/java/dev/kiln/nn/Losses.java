@@ -1,6 +1,7 @@
 package dev.kiln.nn;
 
 import dev.kiln.kernels.Args;
+import dev.kiln.kernels.DType;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.Pass;
 import dev.kiln.kernels.desc.SoftmaxDesc;
@@ -25,24 +26,32 @@ public final class Losses {
         for (int i = 0; i < m; i++)
             if (labels[i] < 0 || labels[i] >= classes)
                 throw new IllegalArgumentException("cross_entropy: label " + labels[i] + " at row " + i + " is outside 0.." + (classes - 1));
-        SoftmaxDesc fwd = SoftmaxDesc.rows(m, classes, true);
-        Tensor logp = Tensor.empty(m, classes);
+        SoftmaxDesc fwd = SoftmaxDesc.rows(m, classes, true).withDType(logits.dtype());
+        Tensor logp = Tensor.like(logits);
         Exec.run(fwd, Args.of(Arg.SRC, logits.buffer(), Arg.DST, logp.buffer()));
-        float[] lp = logp.toArray();
+        double[] lp = logp.toDoubleArray();
         double loss = 0;
         for (int i = 0; i < m; i++) loss -= lp[i * classes + labels[i]];
         int[] y = labels.clone();
         Tensor out = Tensor.result(new int[] {1}, g -> {
-            float scale = -g.item() / m;
-            float[] dlogp = new float[m * classes];
-            for (int i = 0; i < m; i++) dlogp[i * classes + y[i]] = scale;
-            Tensor dlp = Tensor.of(dlogp, m, classes);
-            Tensor dx = Tensor.empty(m, classes);
-            Exec.run(new SoftmaxDesc(m, classes, 1, true, Pass.BACKWARD),
+            Tensor dlp = Tensor.like(logits);
+            if (logits.dtype() == DType.F32) {
+                float scale = -g.item() / m;
+                float[] dlogp = new float[m * classes];
+                for (int i = 0; i < m; i++) dlogp[i * classes + y[i]] = scale;
+                dlp.set(dlogp);
+            } else {
+                double scale = -g.itemAsDouble() / m;
+                double[] dlogp = new double[m * classes];
+                for (int i = 0; i < m; i++) dlogp[i * classes + y[i]] = scale;
+                dlp.set(dlogp);
+            }
+            Tensor dx = Tensor.like(logits);
+            Exec.run(new SoftmaxDesc(m, classes, 1, true, Pass.BACKWARD, logits.dtype()),
                     Args.of(Arg.DST, logp.buffer(), Arg.DIFF_DST, dlp.buffer(), Arg.DIFF_SRC, dx.buffer()));
             logits.accumulate(dx);
         }, logits);
-        out.set(new float[] {(float) (loss / m)});
+        out.set(new double[] {loss / m});
         return out;
     }
 
@@ -64,7 +73,7 @@ public final class Losses {
             throw new IllegalArgumentException("bce_with_logits: logits " + Arrays.toString(logits.shape()) + " and targets "
                     + Arrays.toString(targets.shape()) + " differ");
         Tensor softplusOfNegAbs = Ops.unary(UnaryOp.LOG, Ops.add(Ops.exp(Ops.unary(UnaryOp.NEG, Ops.unary(UnaryOp.ABS, logits))),
-                Tensor.of(new float[] {1}, 1)));
+                Ops.constant(logits, 1)));
         return Ops.mean(Ops.add(Ops.sub(Ops.relu(logits), Ops.mul(logits, targets)), softplusOfNegAbs));
     }
 

@@ -35,8 +35,8 @@ public final class NormOps {
             return wantGrad ? batchNormComposite(x, gamma, beta, runningMean, runningVar, eps)
                             : batchNormInference(x, gamma, beta, runningMean, runningVar, eps, n, c, spatial);
         }
-        NormDesc fwd = new NormDesc(NormKind.BATCH, n, c, spatial, eps, Mode.TRAINING);
-        Tensor mean = Tensor.empty(c), rstd = Tensor.empty(c);
+        NormDesc fwd = new NormDesc(NormKind.BATCH, n, c, spatial, eps, Mode.TRAINING, x.dtype());
+        Tensor mean = Tensor.empty(x.dtype(), c), rstd = Tensor.empty(x.dtype(), c);
         Tensor out = normalised(fwd, x, gamma, beta, mean, rstd);
         if (runningMean != null) updateRunning(runningMean, runningVar, mean, rstd, momentum, eps, (long) n * spatial);
         return out;
@@ -45,7 +45,7 @@ public final class NormOps {
     private static Tensor batchNormInference(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor var, double eps,
                                              int n, int c, int spatial) {
         Tensor out = Tensor.result(x.shape(), null);
-        Exec.run(new NormDesc(NormKind.BATCH, n, c, spatial, eps, Mode.INFERENCE),
+        Exec.run(new NormDesc(NormKind.BATCH, n, c, spatial, eps, Mode.INFERENCE, x.dtype()),
                 Args.of(Arg.SRC, x.buffer(), Arg.GAMMA, gamma.buffer(), Arg.BETA, beta.buffer(), Arg.MEAN, mean.buffer())
                         .put(Arg.VARIANCE, var.buffer()).put(Arg.DST, out.buffer()));
         return out;
@@ -56,7 +56,7 @@ public final class NormOps {
         int[] perChannel = new int[x.rank() - 1];
         Arrays.fill(perChannel, 1);
         perChannel[0] = x.dim(1);
-        Tensor scale = Ops.div(gamma.reshape(perChannel), Ops.sqrt(Ops.add(var.reshape(perChannel), Tensor.of(new float[] {(float) eps}, 1))));
+        Tensor scale = Ops.div(gamma.reshape(perChannel), Ops.sqrt(Ops.add(var.reshape(perChannel), epsilon(x, eps))));
         return Ops.add(Ops.mul(Ops.sub(x, mean.reshape(perChannel)), scale), beta.reshape(perChannel));
     }
 
@@ -67,7 +67,7 @@ public final class NormOps {
             float keep = (float) (1 - momentum), m = (float) momentum;
             Ops.copyInto(Ops.add(Ops.scale(runningMean, keep), Ops.scale(mean, m)), runningMean);
             // The kernel saves 1/sqrt(var + eps); undo that to recover the biased batch variance.
-            Tensor var = Ops.sub(Ops.div(Tensor.of(new float[] {1}, 1), Ops.mul(rstd, rstd)), Tensor.of(new float[] {(float) eps}, 1));
+            Tensor var = Ops.sub(Ops.div(Ops.constant(rstd, 1), Ops.mul(rstd, rstd)), epsilon(rstd, eps));
             double unbias = count > 1 ? (double) count / (count - 1) : 1;
             Ops.copyInto(Ops.add(Ops.scale(runningVar, keep), Ops.scale(var, (float) (momentum * unbias))), runningVar);
         }
@@ -78,14 +78,16 @@ public final class NormOps {
         int c = x.dim(-1), rows = Math.toIntExact(x.count() / c);
         requireChannels("layer_norm", gamma, c);
         requireChannels("layer_norm", beta, c);
-        return normalised(new NormDesc(NormKind.LAYER, rows, c, 1, eps, Mode.TRAINING), x, gamma, beta, Tensor.empty(rows), Tensor.empty(rows));
+        return normalised(new NormDesc(NormKind.LAYER, rows, c, 1, eps, Mode.TRAINING, x.dtype()), x, gamma, beta,
+                Tensor.empty(x.dtype(), rows), Tensor.empty(x.dtype(), rows));
     }
 
     /** RMS normalisation over the last dimension: x / sqrt(mean(x^2) + eps) * gamma. */
     public static Tensor rmsNorm(Tensor x, Tensor gamma, double eps) {
         int c = x.dim(-1), rows = Math.toIntExact(x.count() / c);
         requireChannels("rms_norm", gamma, c);
-        return normalised(new NormDesc(NormKind.RMS, rows, c, 1, eps, Mode.TRAINING), x, gamma, null, null, Tensor.empty(rows));
+        return normalised(new NormDesc(NormKind.RMS, rows, c, 1, eps, Mode.TRAINING, x.dtype()), x, gamma, null, null,
+                Tensor.empty(x.dtype(), rows));
     }
 
     /** Runs a training-mode norm and records its backward; beta and mean are null for RMS. */
@@ -93,9 +95,9 @@ public final class NormOps {
         boolean rms = fwd.norm() == NormKind.RMS;
         Tensor[] inputs = rms ? new Tensor[] {x, gamma} : new Tensor[] {x, gamma, beta};
         Tensor out = Tensor.result(x.shape(), g -> {
-            NormDesc bwd = new NormDesc(fwd.norm(), fwd.n(), fwd.c(), fwd.spatial(), fwd.eps(), Mode.BACKWARD);
-            Tensor dx = Tensor.empty(x.shape()), dgamma = Tensor.empty(gamma.shape());
-            Tensor dbeta = rms ? null : Tensor.empty(beta.shape());
+            NormDesc bwd = new NormDesc(fwd.norm(), fwd.n(), fwd.c(), fwd.spatial(), fwd.eps(), Mode.BACKWARD, fwd.dtype());
+            Tensor dx = Tensor.like(x), dgamma = Tensor.like(gamma);
+            Tensor dbeta = rms ? null : Tensor.like(beta);
             Args a = Args.of(Arg.SRC, x.buffer(), Arg.GAMMA, gamma.buffer(), Arg.RSTD, rstd.buffer(), Arg.DIFF_DST, g.buffer())
                     .put(Arg.DIFF_SRC, dx.buffer()).put(Arg.DIFF_GAMMA, dgamma.buffer());
             if (!rms) a.put(Arg.MEAN, mean.buffer()).put(Arg.DIFF_BETA, dbeta.buffer());
@@ -108,6 +110,11 @@ public final class NormOps {
         if (!rms) a.put(Arg.BETA, beta.buffer()).put(Arg.MEAN, mean.buffer());
         Exec.run(fwd, a);
         return out;
+    }
+
+    /** eps as a one-element tensor of {@code like}'s dtype; f32 keeps the historical float rounding of eps. */
+    private static Tensor epsilon(Tensor like, double eps) {
+        return Ops.constant(like, like.dtype() == dev.kiln.kernels.DType.F32 ? (float) eps : eps);
     }
 
     private static void requireChannels(String op, Tensor t, int c) {

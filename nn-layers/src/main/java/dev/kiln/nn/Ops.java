@@ -4,10 +4,12 @@ import dev.kiln.kernels.Args;
 import dev.kiln.kernels.Kernels;
 import dev.kiln.kernels.desc.*;
 
+import dev.kiln.kernels.DType;
 import dev.kiln.kernels.spi.Device;
 
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
 
@@ -20,7 +22,7 @@ public final class Ops {
 
     /** A fresh copy (no graph). */
     public static Tensor copy(Tensor x) {
-        Tensor out = Tensor.result(x.shape(), null);
+        Tensor out = Tensor.result(x.dtype(), x.shape(), null);
         copyInto(x, out);
         return out;
     }
@@ -33,16 +35,26 @@ public final class Ops {
     public static void copyInto(Tensor src, Tensor dst) {
         if (src.count() != dst.count())
             throw new IllegalArgumentException("copy: " + src.count() + " elements into " + dst.count());
+        if (src.dtype() != dst.dtype())
+            throw new IllegalArgumentException("copy: " + src.dtype().lower() + " into " + dst.dtype().lower());
         if (src.count() == 0) return;
-        Exec.run(new BinaryDesc(BinaryOp.MUL, Shape.of(Math.toIntExact(src.count())), Shape.of(1)),
-                Args.of(Arg.SRC, src.buffer(), Arg.SRC2, one().buffer(), Arg.DST, dst.buffer()));
+        Exec.run(new BinaryDesc(BinaryOp.MUL, Shape.of(Math.toIntExact(src.count())), Shape.of(1)).withDType(src.dtype()),
+                Args.of(Arg.SRC, src.buffer(), Arg.SRC2, one(src.dtype()).buffer(), Arg.DST, dst.buffer()));
     }
 
-    private static final Map<Device, Tensor> ONES = Collections.synchronizedMap(new IdentityHashMap<>());
+    private static final Map<Device, Map<DType, Tensor>> ONES = Collections.synchronizedMap(new IdentityHashMap<>());
 
-    /** A 1 on the current device, made once and kept for the life of the process. */
-    private static Tensor one() {
-        return ONES.computeIfAbsent(Devices.current(), d -> Tensor.of(new float[] {1}, 1).keep());
+    /** A 1 of {@code dtype} on the current device, made once and kept for the life of the process. */
+    private static Tensor one(DType dtype) {
+        return ONES.computeIfAbsent(Devices.current(), d -> Collections.synchronizedMap(new EnumMap<>(DType.class)))
+                .computeIfAbsent(dtype, t -> Tensor.of(t, new float[] {1}, 1).keep());
+    }
+
+    /** A one-element constant of {@code like}'s dtype (no graph), for scaling and offsets. */
+    static Tensor constant(Tensor like, double value) {
+        Tensor c = Tensor.empty(like.dtype(), 1);
+        c.set(new double[] {value});
+        return c;
     }
 
     // ---- elementwise binary with broadcasting ----
@@ -57,10 +69,11 @@ public final class Ops {
 
     public static Tensor binary(BinaryOp op, Tensor a, Tensor b) {
         Shape sa = Shape.of(a.shape()), sb = Shape.of(b.shape());
-        BinaryDesc fwd = new BinaryDesc(op, sa, sb);
+        requireSameDType(op.lower(), a, b);
+        BinaryDesc fwd = new BinaryDesc(op, sa, sb).withDType(a.dtype());
         Tensor out = Tensor.result(fwd.out().dims(), g -> {
-            BinaryDesc bwd = new BinaryDesc(op, sa, sb, Pass.BACKWARD);
-            Tensor da = Tensor.empty(a.shape()), db = Tensor.empty(b.shape());
+            BinaryDesc bwd = new BinaryDesc(op, sa, sb, Pass.BACKWARD, a.dtype());
+            Tensor da = Tensor.like(a), db = Tensor.like(b);
             Exec.run(bwd, Args.of(Arg.SRC, a.buffer(), Arg.SRC2, b.buffer(), Arg.DIFF_DST, g.buffer(), Arg.DIFF_SRC, da.buffer())
                     .put(Arg.DIFF_SRC2, db.buffer()));
             a.accumulate(da);
@@ -72,8 +85,7 @@ public final class Ops {
 
     /** x * s for a constant s (no gradient to s). */
     public static Tensor scale(Tensor x, float s) {
-        Tensor c = Tensor.of(new float[] {s}, 1);
-        return mul(x, c);
+        return mul(x, constant(x, s));
     }
 
     // ---- elementwise unary ----
@@ -94,12 +106,12 @@ public final class Ops {
 
     public static Tensor unary(UnaryOp op, Tensor x) {
         Tensor out = Tensor.result(x.shape(), g -> {
-            Tensor dx = Tensor.empty(x.shape());
-            Exec.run(new UnaryDesc(op, x.count(), Pass.BACKWARD),
+            Tensor dx = Tensor.like(x);
+            Exec.run(new UnaryDesc(op, x.count(), Pass.BACKWARD, x.dtype()),
                     Args.of(Arg.SRC, x.buffer(), Arg.DIFF_DST, g.buffer(), Arg.DIFF_SRC, dx.buffer()));
             x.accumulate(dx);
         }, x);
-        Exec.run(new UnaryDesc(op, x.count()), Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
+        Exec.run(new UnaryDesc(op, x.count(), Pass.FORWARD, x.dtype()), Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
         return out;
     }
 
@@ -109,6 +121,7 @@ public final class Ops {
     public static Tensor matmul(Tensor a, Tensor b) {
         requireRank("matmul", a, 2);
         requireRank("matmul", b, 2);
+        requireSameDType("matmul", a, b);
         int m = a.dim(0), k = a.dim(1), n = b.dim(1);
         if (b.dim(0) != k)
             throw new IllegalArgumentException("matmul: shapes " + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape())
@@ -125,6 +138,8 @@ public final class Ops {
     public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
         requireRank("linear", x, 2);
         requireRank("linear", w, 2);
+        requireSameDType("linear", x, w);
+        if (bias != null) requireSameDType("linear", x, bias);
         int m = x.dim(0), in = x.dim(1), outF = w.dim(0);
         if (w.dim(1) != in)
             throw new IllegalArgumentException("linear: input has " + in + " features but the weight is " + Arrays.toString(w.shape())
@@ -141,13 +156,13 @@ public final class Ops {
     }
 
     private static Tensor gemm(Tensor a, Transpose ta, Tensor b, Transpose tb, int m, int n, int k, Tensor bias) {
-        Tensor out = Tensor.empty(m, n);
+        Tensor out = Tensor.empty(a.dtype(), m, n);
         gemmInto(a, ta, b, tb, m, n, k, bias, out);
         return out;
     }
 
     private static void gemmInto(Tensor a, Transpose ta, Tensor b, Transpose tb, int m, int n, int k, Tensor bias, Tensor out) {
-        GemmDesc d = GemmDesc.of(dev.kiln.kernels.DType.F32, ta, tb, m, n, k, 1, 0).withEpilogue(bias != null, Activation.NONE);
+        GemmDesc d = GemmDesc.of(a.dtype(), ta, tb, m, n, k, 1, 0).withEpilogue(bias != null, Activation.NONE);
         Args args = Args.of(Arg.A, a.buffer(), Arg.B, b.buffer(), Arg.C, out.buffer());
         if (bias != null) args.put(Arg.BIAS, bias.buffer());
         Exec.run(d, args);
@@ -156,8 +171,8 @@ public final class Ops {
     /** Column sums of an m x n matrix: a vector of n (no graph; used by backward passes). */
     static Tensor sumRows(Tensor g) {
         int m = g.dim(0), n = Math.toIntExact(g.count() / m);
-        Tensor out = Tensor.empty(n);
-        Exec.run(new ReduceDesc(ReduceOp.SUM, 1, m, n), Args.of(Arg.SRC, g.buffer(), Arg.DST, out.buffer()));
+        Tensor out = Tensor.empty(g.dtype(), n);
+        Exec.run(new ReduceDesc(ReduceOp.SUM, 1, m, n, g.dtype()), Args.of(Arg.SRC, g.buffer(), Arg.DST, out.buffer()));
         return out;
     }
 
@@ -177,7 +192,7 @@ public final class Ops {
                 throw new IllegalArgumentException("embedding: id " + ids[i] + " at position " + i + " is outside 0.." + (vocab - 1));
             oneHot[i * vocab + ids[i]] = 1;
         }
-        return matmul(Tensor.of(oneHot, ids.length, vocab), table);
+        return matmul(Tensor.of(table.dtype(), oneHot, ids.length, vocab), table);
     }
 
     // ---- reductions ----
@@ -192,11 +207,13 @@ public final class Ops {
         int n = Math.toIntExact(x.count());
         Tensor out = Tensor.result(new int[] {1}, g -> {
             // d(sum)/dx = 1, d(mean)/dx = 1/n: broadcast the scalar gradient over x's shape.
-            float scale = op == ReduceOp.MEAN ? 1f / n : 1f;
-            Tensor ones = Tensor.of(filled(n, scale), x.shape());
+            // 1/n in the tensor's own precision: an f32 rounding of it would show in a gradient check in double.
+            Tensor ones = Tensor.like(x);
+            if (x.dtype() == DType.F32) ones.set(filled(n, op == ReduceOp.MEAN ? 1f / n : 1f));
+            else ones.set(filledDouble(n, op == ReduceOp.MEAN ? 1.0 / n : 1.0));
             x.accumulate(mul(ones, g));
         }, x);
-        Exec.run(new ReduceDesc(op, 1, n, 1), Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
+        Exec.run(new ReduceDesc(op, 1, n, 1, x.dtype()), Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
         return out;
     }
 
@@ -207,6 +224,18 @@ public final class Ops {
         float[] a = new float[n];
         Arrays.fill(a, v);
         return a;
+    }
+
+    static double[] filledDouble(int n, double v) {
+        double[] a = new double[n];
+        Arrays.fill(a, v);
+        return a;
+    }
+
+    static void requireSameDType(String op, Tensor a, Tensor b) {
+        if (a.dtype() != b.dtype())
+            throw new IllegalArgumentException(op + ": operands are " + a.dtype().lower() + " " + Arrays.toString(a.shape()) + " and "
+                    + b.dtype().lower() + " " + Arrays.toString(b.shape()) + " (mixing f32 and f64 needs an explicit conversion)");
     }
 
     static void requireRank(String op, Tensor t, int rank) {

@@ -82,7 +82,7 @@ public final class Profiler {
 
     static Family familyOf(OpDesc desc) {
         return switch (desc.kind()) {
-            case GEMM, QGEMM, SPMM -> Family.GEMM;
+            case GEMM, QGEMM, SPMM, DSMM, SDDMM -> Family.GEMM;
             case CONV -> ((ConvDesc) desc).pass() == ConvDesc.ConvPass.FORWARD ? Family.CONV_FORWARD : Family.CONV_BACKWARD;
             case POOL -> Family.POOLING;
             default -> Family.ELEMENTWISE;

@@ -1,6 +1,7 @@
 package dev.kiln.nn.layers;
 
 import dev.kiln.kernels.desc.UnaryOp;
+import dev.kiln.nn.AttentionOps;
 import dev.kiln.nn.ConvOps;
 import dev.kiln.nn.Ops;
 import dev.kiln.nn.Tensor;
@@ -18,6 +19,9 @@ public final class Activations {
     public static Layer tanh() { return x -> Ops.unary(UnaryOp.TANH, x); }
 
     public static Layer sigmoid() { return x -> Ops.unary(UnaryOp.SIGMOID, x); }
+
+    /** Softmax over the last dimension (attention weights, probabilities from logits). */
+    public static Layer softmax() { return AttentionOps::softmax; }
 
     /** n x ... to n x (product of the rest), no copy. */
     public static Layer flatten() {

@@ -27,7 +27,7 @@ public final class Dropout implements Layer {
         float keep = (float) (1 / (1 - p));
         float[] mask = new float[Math.toIntExact(x.count())];
         for (int i = 0; i < mask.length; i++) mask[i] = random.nextDouble() < p ? 0 : keep;
-        return Ops.mul(x, Tensor.of(mask, x.shape()));
+        return Ops.mul(x, Tensor.of(x.dtype(), mask, x.shape()));
     }
 
     @Override public void train(boolean training) { this.training = training; }
