@@ -20,7 +20,7 @@ import java.util.concurrent.Callable;
 @Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         synopsisSubcommandLabel = "COMMAND",
         description = "Kiln compute kernels: see what this machine offers and check every backend against the reference.",
-        subcommands = {InfoCommand.class, VerifyCommand.class, TrainCommand.class, dev.kiln.bench.BenchCommand.class,
+        subcommands = {InfoCommand.class, VerifyCommand.class, TrainCommand.class, QuantizeCommand.class, dev.kiln.bench.BenchCommand.class,
                 CommandLine.HelpCommand.class},
         footerHeading = "%nRun by the ./kiln launcher itself:%n",
         footer = {"  test    Installs the Debian packages the tests need (when root) and runs",
