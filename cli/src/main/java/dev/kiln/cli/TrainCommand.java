@@ -3,6 +3,8 @@ package dev.kiln.cli;
 import dev.kiln.nn.Devices;
 import dev.kiln.nn.data.FashionMnist;
 import dev.kiln.nn.data.LabelledImages;
+import dev.kiln.nn.prune.PruneSpec;
+import dev.kiln.nn.quant.QuantMode;
 import dev.kiln.nn.train.EpochMetrics;
 import dev.kiln.nn.train.Models;
 import dev.kiln.nn.train.Progress;
@@ -85,6 +87,15 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--profile", description = "Print where the time went per op family.")
     boolean profile;
 
+    @Option(names = "--prune", paramLabel = "SPEC", description = "Prune while training: global:S (one magnitude threshold across layers, "
+            + "each keeping >= 5%%), layer:S (S in every layer) or 2:4. Dense for the first 20%% of the steps, pruned gradually "
+            + "(cubic) up to 60%%, fine-tuned after; then the test set runs on dense and on sparse kernels.")
+    String prune;
+
+    @Option(names = "--qat", paramLabel = "MODE", description = "Quantisation-aware training: int8, int4 or binary (first and last "
+            + "layer f32); the test set then also runs on the truly quantised model (low-bit GEMM kernels).")
+    String qat;
+
     @Override public Integer call() throws IOException {
         PrintWriter outWriter = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         if (!Models.NAMES.contains(model)) return usage(err, "--model must be one of " + Models.NAMES + ", got " + model);
@@ -93,6 +104,18 @@ public final class TrainCommand implements Callable<Integer> {
         if (warmup < 0) return usage(err, "--warmup must be >= 0, got " + warmup);
         if (!TrainConfig.OPTIMIZERS.contains(optimizer))
             return usage(err, "--optimizer must be one of " + TrainConfig.OPTIMIZERS + ", got " + optimizer);
+        PruneSpec pruneSpec = null;
+        try {
+            if (prune != null) pruneSpec = PruneSpec.parse(prune);
+        } catch (IllegalArgumentException e) {
+            return usage(err, "--" + e.getMessage()); // "--prune: sparsity 1.5 in ..."
+        }
+        QuantMode qatMode = null;
+        try {
+            if (qat != null) qatMode = QuantMode.parse(qat);
+        } catch (IllegalArgumentException e) {
+            return usage(err, "--qat: " + e.getMessage());
+        }
         LabelledImages train, test;
         try {
             train = FashionMnist.train(data);
@@ -105,10 +128,19 @@ public final class TrainCommand implements Callable<Integer> {
         Files.createDirectories(run);
         try (Trainer trainer = resume != null ? Trainer.resume(resume, epochs, train, test) : new Trainer(config(), train, test)) {
             TrainConfig c = trainer.config();
+            if (pruneSpec != null) {
+                String problem = PruneOutputs.enable(trainer, pruneSpec, resume != null);
+                if (problem != null) return usage(err, problem);
+            }
+            if (qatMode != null) {
+                String problem = QatOutputs.enable(trainer, qatMode, resume != null);
+                if (problem != null) return usage(err, problem);
+            }
             String backend = Devices.current().backend();
             outWriter.printf(Locale.ROOT, "training %s on %s (%s): %d epochs, batch %d, %s lr %s, seed %d, %d training images%n",
                     c.model(), backend, Devices.current().name(), c.epochs(), c.batchSize(), c.optimizer(), c.learningRate(), c.seed(),
                     limit > 0 ? Math.min(limit, train.count()) : train.count());
+            if (trainer.pruner() != null) outWriter.println(PruneOutputs.describe(trainer.pruner(), trainer.stepsPerEpoch()));
             outWriter.flush();
             List<EpochMetrics> all = new ArrayList<>();
             long wallStart = System.nanoTime();
@@ -125,6 +157,8 @@ public final class TrainCommand implements Callable<Integer> {
                 TrainOutputs.writeMetrics(run, all);
             }
             double accuracy = all.isEmpty() ? trainer.evaluate().accuracy() : all.getLast().testAccuracy();
+            if (trainer.pruner() != null) PruneOutputs.report(trainer, outWriter, run);
+            if (trainer.qat() != null) QatOutputs.report(trainer, outWriter);
             TrainOutputs.writePlots(run, all, trainer.confusion());
             if (json != null) TrainOutputs.writeJson(json, backend, c.model(), all, accuracy);
             if (profile) TrainOutputs.printProfile(outWriter, trainer.profile(), (System.nanoTime() - wallStart) / 1e9);

@@ -27,12 +27,22 @@ public final class Checkpoint {
 
     /** Writes {@code model}'s parameters and {@code optimizer}'s state (may be null) atomically to {@code file}. */
     public static void save(Path file, Layer model, Optimizer optimizer, Map<String, String> metadata) throws IOException {
+        save(file, model, optimizer, metadata, List.of());
+    }
+
+    /**
+     * As {@link #save(Path, Layer, Optimizer, Map)}, plus {@code extra} tensors under their own names (e.g. pruning
+     * masks, {@code prune.mask.0.weight}) that {@link #load(Path, Layer, Optimizer, List)} then expects.
+     */
+    public static void save(Path file, Layer model, Optimizer optimizer, Map<String, String> metadata, List<Parameter> extra)
+            throws IOException {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", FORMAT);
         meta.putAll(metadata);
         List<SafeTensors.Item> items = new ArrayList<>();
         for (Parameter p : model.parameters()) items.add(item(p.name(), p));
         for (Parameter b : model.buffers()) items.add(item(b.name(), b));
+        for (Parameter x : extra) items.add(item(x.name(), x));
         if (optimizer != null) {
             meta.put("optimizer", optimizer.name());
             meta.put("optimizer.lr", Double.toString(optimizer.learningRate()));
@@ -58,6 +68,11 @@ public final class Checkpoint {
      * the tensor. Returns the metadata.
      */
     public static Map<String, String> load(Path file, Layer model, Optimizer optimizer) throws IOException {
+        return load(file, model, optimizer, List.of());
+    }
+
+    /** As {@link #load(Path, Layer, Optimizer)}, also filling the {@code extra} tensors saved with the same names. */
+    public static Map<String, String> load(Path file, Layer model, Optimizer optimizer, List<Parameter> extra) throws IOException {
         SafeTensors.Contents c = SafeTensors.read(file);
         String where = "checkpoint " + file;
         Map<String, String> meta = c.metadata();
@@ -66,6 +81,7 @@ public final class Checkpoint {
         Map<String, Parameter> expected = new LinkedHashMap<>();
         for (Parameter p : model.parameters()) expected.put(p.name(), p);
         for (Parameter b : model.buffers()) expected.put(b.name(), b);
+        for (Parameter x : extra) expected.put(x.name(), x);
         if (optimizer != null) {
             String saved = meta.get("optimizer");
             if (!optimizer.name().equals(saved))

@@ -39,4 +39,12 @@ public final class Conv2d implements Layer {
     }
 
     @Override public List<Parameter> parameters() { return List.of(new Parameter("weight", weight), new Parameter("bias", bias)); }
+
+    public int stride() { return stride; }
+
+    public int pad() { return pad; }
+
+    public int dilation() { return dilation; }
+
+    public int groups() { return groups; }
 }

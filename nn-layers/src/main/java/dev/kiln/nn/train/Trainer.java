@@ -15,6 +15,11 @@ import dev.kiln.nn.optim.GradClip;
 import dev.kiln.nn.optim.LrSchedule;
 import dev.kiln.nn.optim.Optimizer;
 import dev.kiln.nn.optim.Sgd;
+import dev.kiln.nn.prune.PruneSchedule;
+import dev.kiln.nn.prune.PruneSpec;
+import dev.kiln.nn.prune.Pruner;
+import dev.kiln.nn.quant.QuantMode;
+import dev.kiln.nn.quant.Quantization;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -42,11 +47,16 @@ public final class Trainer implements AutoCloseable {
 
     private final TrainConfig config;
     private final Batches train, test;
-    private final Sequential model;
+    /** Replaced once by its fake-quantised twin ({@link #enableQat}), which shares the weight tensors. */
+    private Sequential model;
     private final Optimizer optimizer;
     private final LrSchedule schedule;
     private final List<EpochMetrics> history = new ArrayList<>();
     private int epoch;
+    /** Gradual magnitude pruning, or null for a dense run ({@link #enablePruning}). */
+    private Pruner pruner;
+    /** Quantisation-aware training, or null for an f32 run ({@link #enableQat}). */
+    private QuantMode qat;
 
     /**
      * A fresh run: the model initialised from the seed, the optimiser's state zero.
@@ -93,6 +103,8 @@ public final class Trainer implements AutoCloseable {
         TrainConfig saved = TrainConfig.fromMetadata(Checkpoint.metadata(checkpoint), "checkpoint " + checkpoint);
         Trainer t = new Trainer(epochs > 0 ? saved.withEpochs(epochs) : saved, train, test);
         try {
+            String qat = Checkpoint.metadata(checkpoint).get(Quantization.METADATA_KEY);
+            if (qat != null) t.enableQat(QuantMode.parse(qat));
             t.load(checkpoint);
         } catch (IOException | RuntimeException e) {
             t.close();
@@ -161,9 +173,11 @@ public final class Trainer implements AutoCloseable {
                 correct += matches(Losses.argmax(logits), batch.labels());
                 seen += batch.size();
                 try (Profiler.Timer t = Profiler.section(Profiler.Family.OPTIMIZER)) {
+                    if (pruner != null) pruner.beforeStep(optimizer.steps(), optimizer);
                     if (config.clipNorm() > 0) GradClip.clipGlobalNorm(optimizer.parameters(), config.clipNorm());
                     optimizer.setLearningRate(schedule.at(optimizer.steps()));
                     optimizer.step();
+                    if (pruner != null) pruner.afterStep(optimizer);
                 }
             }
             double seconds = (System.nanoTime() - start) / 1e9;
@@ -192,9 +206,21 @@ public final class Trainer implements AutoCloseable {
         return counts;
     }
 
+    /**
+     * As {@link #evaluate()}, with {@code forward} in place of the model's own forward pass (e.g. the pruned
+     * model on sparse kernels, {@link dev.kiln.nn.prune.SparseInference}); the model is still switched to
+     * evaluation mode around it.
+     */
+    public Evaluation evaluate(java.util.function.UnaryOperator<Tensor> forward) {
+        if (test == null) throw new IllegalStateException("trainer: no test set was given");
+        return evaluate(test, null, forward);
+    }
+
     private Evaluation evaluate(Batches data) { return evaluate(data, null); }
 
-    private Evaluation evaluate(Batches data, int[][] confusion) {
+    private Evaluation evaluate(Batches data, int[][] confusion) { return evaluate(data, confusion, model::forward); }
+
+    private Evaluation evaluate(Batches data, int[][] confusion, java.util.function.UnaryOperator<Tensor> forward) {
         model.train(false);
         double lossSum = 0;
         long correct = 0;
@@ -202,7 +228,7 @@ public final class Trainer implements AutoCloseable {
             for (int b = 0; b < data.batches(EVAL_BATCH); b++) {
                 try (Scope s = Scope.open()) {
                     Batches.Batch batch = data.batch(null, b, EVAL_BATCH);
-                    Tensor logits = model.forward(Tensor.of(batch.inputs(), batch.shape()));
+                    Tensor logits = forward.apply(Tensor.of(batch.inputs(), batch.shape()));
                     lossSum += (double) Losses.crossEntropy(logits, batch.labels()).item() * batch.size();
                     int[] predicted = Losses.argmax(logits);
                     correct += matches(predicted, batch.labels());
@@ -240,7 +266,9 @@ public final class Trainer implements AutoCloseable {
             meta.put("train_loss", Double.toString(last.trainLoss()));
             meta.put("test_accuracy", Double.toString(last.testAccuracy()));
         }
-        Checkpoint.save(file, model, optimizer, meta);
+        if (pruner != null) meta.putAll(pruner.metadata());
+        if (qat != null) meta.put(Quantization.METADATA_KEY, qat.lower());
+        Checkpoint.save(file, model, optimizer, meta, pruner == null ? List.of() : pruner.masks());
     }
 
     /**
@@ -261,12 +289,49 @@ public final class Trainer implements AutoCloseable {
         } catch (NumberFormatException e) {
             throw new IOException(where + ": metadata epoch=" + meta.get("epoch") + " is not a number");
         }
-        Checkpoint.load(file, model, optimizer);
+        String savedQat = meta.get(Quantization.METADATA_KEY), thisQat = qat == null ? null : qat.lower();
+        if (!java.util.Objects.equals(savedQat, thisQat))
+            throw new IOException(where + ": holds " + (savedQat == null ? "an f32 run" : "a --qat " + savedQat + " run") + ", this run is "
+                    + (thisQat == null ? "f32" : "--qat " + thisQat));
+        if (Pruner.inMetadata(meta) && pruner == null) pruner = Pruner.fromMetadata(meta, model.parameters(), where);
+        else if (!Pruner.inMetadata(meta) && pruner != null)
+            throw new IOException(where + ": holds a dense run, this run prunes (" + pruner.spec() + ")");
+        Checkpoint.load(file, model, optimizer, pruner == null ? List.of() : pruner.masks());
+        if (pruner != null) pruner.masksLoaded();
         epoch = saved;
     }
 
+    /**
+     * Prunes this run's weights by {@code spec} on the default schedule ({@link PruneSchedule#forRun}: dense
+     * for the first 20% of the steps, pruning up to 60%, fine-tuning after). Call before training starts.
+     */
+    public void enablePruning(PruneSpec spec) {
+        if (epoch > 0 || optimizer.steps() > 0)
+            throw new IllegalStateException("trainer: pruning must be enabled before training starts (epoch " + epoch + ")");
+        if (pruner != null) pruner.close();
+        pruner = new Pruner(model.parameters(), spec, PruneSchedule.forRun(spec.sparsity(), (long) config.epochs() * stepsPerEpoch()));
+    }
+
+    /**
+     * Trains with fake quantisation: the model becomes its {@link Quantization#qat} twin, sharing the f32
+     * weights the optimiser already holds. Call before training starts.
+     */
+    public void enableQat(QuantMode mode) {
+        if (epoch > 0 || optimizer.steps() > 0 || qat != null)
+            throw new IllegalStateException("trainer: quantisation-aware training must be enabled once, before training starts");
+        model = Quantization.qat(model, mode, config.epochs() * stepsPerEpoch());
+        qat = mode;
+    }
+
+    /** The quantisation-aware training mode, or null for an f32 run. */
+    public QuantMode qat() { return qat; }
+
+    /** The run's pruner, or null for a dense run. */
+    public Pruner pruner() { return pruner; }
+
     @Override public void close() {
         if (config.profile()) Profiler.enable(false);
+        if (pruner != null) pruner.close();
         optimizer.close();
         model.close();
         BufferPool.clear();
