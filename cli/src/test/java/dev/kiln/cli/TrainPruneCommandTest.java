@@ -3,14 +3,9 @@ package dev.kiln.cli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.SplittableRandom;
-import java.util.zip.GZIPOutputStream;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -18,27 +13,7 @@ import static org.junit.jupiter.api.Assertions.*;
 class TrainPruneCommandTest {
     @TempDir Path dir;
 
-    /** Images whose class is a bright horizontal band (as in {@link TrainCommandTest}). */
-    private void writeSet(String prefix, int n, long seed) throws IOException {
-        SplittableRandom r = new SplittableRandom(seed);
-        byte[] px = new byte[n * 784], labels = new byte[n];
-        for (int i = 0; i < n; i++) {
-            int y = r.nextInt(10);
-            labels[i] = (byte) y;
-            for (int p = 0; p < 784; p++) px[i * 784 + p] = (byte) (p / 28 / 3 == y ? 200 + r.nextInt(50) : r.nextInt(60));
-        }
-        idx(dir.resolve(prefix + "-images-idx3-ubyte.gz"), new int[] {n, 28, 28}, px);
-        idx(dir.resolve(prefix + "-labels-idx1-ubyte.gz"), new int[] {n}, labels);
-    }
-
-    private static void idx(Path file, int[] dims, byte[] data) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        DataOutputStream out = new DataOutputStream(bytes);
-        out.write(new byte[] {0, 0, 8, (byte) dims.length});
-        for (int d : dims) out.writeInt(d);
-        out.write(data);
-        try (OutputStream gz = new GZIPOutputStream(Files.newOutputStream(file))) { gz.write(bytes.toByteArray()); }
-    }
+    private void writeSet(String prefix, int n, long seed) throws IOException { SyntheticIdx.writeSet(dir, prefix, n, seed); }
 
     @Test void prunesReportsSparsityAndComparesSparseWithDenseKernels() throws IOException {
         writeSet("train", 640, 1);
