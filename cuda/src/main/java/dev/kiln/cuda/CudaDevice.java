@@ -123,7 +123,8 @@ public final class CudaDevice implements Device {
         m.put(OpKind.BINARY, List.of(F32Only.wrap(new CudaElementwise.Binary(device)), F32Only.wrap(new CudaBroadcast(device))));
         m.put(OpKind.SOFTMAX, List.of(F32Only.wrap(new CudaSoftmax(device))));
         m.put(OpKind.REDUCE, List.of(F32Only.wrap(new CudaReduce(device))));
-        m.put(OpKind.CONV, List.of(F32Only.wrap(new CudaConv(device))));
+        // The im2col + GEMM path first: it declines depthwise, thin and tiny convolutions, which the direct kernel takes.
+        m.put(OpKind.CONV, List.of(F32Only.wrap(new CudaConvGemm(device)), F32Only.wrap(new CudaConv(device))));
         m.put(OpKind.NORM, List.of(F32Only.wrap(new CudaNorm(device))));
         m.put(OpKind.POOL, List.of(F32Only.wrap(new CudaPool(device))));
         m.put(OpKind.PIXEL_SHUFFLE, List.of(F32Only.wrap(new CudaPixelShuffle(device))));

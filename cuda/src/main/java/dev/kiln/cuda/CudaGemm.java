@@ -77,29 +77,43 @@ final class CudaGemm extends CudaKernel {
                 ? device.modules().kernel(DeviceCode.Family.GEMM_TF32, DeviceCode.tf32Entry(d.transA(), d.transB()))
                 : device.modules().kernel(DeviceCode.Family.GEMM, DeviceCode.gemmEntry(d.transA(), d.transB()));
         int flags = flags(d);
-        int gx = Math.ceilDiv(d.n(), TILE), gy = Math.ceilDiv(d.m(), TILE), gz = Math.min(d.batch(), MAX_GRID_YZ);
-        return plan(d, (stream, args) -> {
-            if (d.m() == 0 || d.n() == 0) return;   // nothing to write; k == 0 still runs (C = act(beta*C + bias))
-            kernel.launch(d.opName(), stream(stream, d), gx, gy, gz, THREADS,
-                    d.m(), d.n(), d.k(),
-                    buffer(args, Arg.A, d), d.lda(), d.strideA(),
-                    buffer(args, Arg.B, d), d.ldb(), d.strideB(),
-                    buffer(args, Arg.C, d), d.ldc(), d.strideC(),
-                    (float) d.alpha(), (float) d.beta(),
-                    d.bias() ? buffer(args, Arg.BIAS, d) : null,
-                    d.activation().ordinal(), d.batch(), flags);
-        });
+        return plan(d, (stream, args) -> launch(kernel, d.opName(), stream(stream, d),
+                d.m(), d.n(), d.k(),
+                buffer(args, Arg.A, d), d.lda(), d.strideA(),
+                buffer(args, Arg.B, d), d.ldb(), d.strideB(),
+                buffer(args, Arg.C, d), d.ldc(), d.strideC(),
+                (float) d.alpha(), (float) d.beta(),
+                d.bias() ? buffer(args, Arg.BIAS, d) : null,
+                d.activation().ordinal(), d.batch(), flags));
+    }
+
+    /**
+     * The one launch of a gemm.cu / gemm_tf32.cu entry, also used by {@link CudaConvGemm}: operands are
+     * {@link CudaBuffer}s or {@link CudaModules.At} slices, {@code bias} may be null; {@code flags} from
+     * {@link #flags(int, long, long, int, long, long, int, long, long, int)}.
+     */
+    static void launch(CudaModules.Kernel kernel, String op, CudaStream stream, int m, int n, int k,
+                       Object a, int lda, long strideA, Object b, int ldb, long strideB, Object c, int ldc, long strideC,
+                       float alpha, float beta, Object bias, int activation, int batch, int flags) {
+        if (m == 0 || n == 0) return;   // nothing to write; k == 0 still runs (C = act(beta*C + bias))
+        kernel.launch(op, stream, Math.ceilDiv(n, TILE), Math.ceilDiv(m, TILE), Math.min(batch, MAX_GRID_YZ), THREADS,
+                m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, alpha, beta, bias, activation, batch, flags);
     }
 
     /** FLAG_VEC_A/B/C of gemm.cu: which operands may be read or written as float4. */
     static int flags(GemmDesc d) {
-        return (aligned(d.lda(), d.strideA(), d.batch()) ? VEC_A : 0)
-                | (aligned(d.ldb(), d.strideB(), d.batch()) ? VEC_B : 0)
-                | (aligned(d.ldc(), d.strideC(), d.batch()) ? VEC_C : 0);
+        return flags(d.lda(), d.strideA(), 0, d.ldb(), d.strideB(), 0, d.ldc(), d.strideC(), 0, d.batch());
+    }
+
+    /** The flags for operands that start {@code offA}, {@code offB}, {@code offC} elements into their (aligned) buffers. */
+    static int flags(int lda, long strideA, long offA, int ldb, long strideB, long offB, int ldc, long strideC, long offC, int batch) {
+        return (aligned(lda, strideA, offA, batch) ? VEC_A : 0)
+                | (aligned(ldb, strideB, offB, batch) ? VEC_B : 0)
+                | (aligned(ldc, strideC, offC, batch) ? VEC_C : 0);
     }
 
     /** Rows start 16-byte aligned in every batch: float4 access is safe where the elements are in range. */
-    private static boolean aligned(int ld, long stride, int batch) {
-        return ld % 4 == 0 && (batch == 1 || stride % 4 == 0);
+    private static boolean aligned(int ld, long stride, long offset, int batch) {
+        return ld % 4 == 0 && offset % 4 == 0 && (batch == 1 || stride % 4 == 0);
     }
 }

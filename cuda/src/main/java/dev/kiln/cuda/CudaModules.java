@@ -63,12 +63,15 @@ final class CudaModules {
         if (failure != null) throw failure;
     }
 
+    /** A pointer {@code elements} elements into {@code buffer}, as a kernel argument (a group's or image's slice). */
+    record At(CudaBuffer buffer, long elements) {}
+
     /** A loaded kernel function and its launch. */
     record Kernel(CudaDevice device, String name, CUfunction function) {
         /**
          * Launches on {@code stream} with a 1-D block of {@code threads} and grid (gx, gy, gz). Arguments map to
          * the kernel's parameters in order and must match their C types exactly: {@link CudaBuffer} (a device
-         * pointer), {@code null} (a null pointer), Integer (int), Long (long long), Float (float).
+         * pointer), {@link At} (a pointer into one), {@code null} (a null pointer), Integer (int), Long (long long), Float (float).
          */
         void launch(String op, CudaStream stream, int gx, int gy, int gz, int threads, Object... args) {
             NativePointerObject[] params = new NativePointerObject[args.length];
@@ -76,6 +79,7 @@ final class CudaModules {
                 params[i] = switch (args[i]) {
                     case null -> Pointer.to(new jcuda.driver.CUdeviceptr());
                     case CudaBuffer b -> Pointer.to(b.pointer());
+                    case At at -> Pointer.to(at.buffer().pointer().withByteOffset(at.buffer().dtype().bytes(at.elements())));
                     case Integer v -> Pointer.to(new int[] {v});
                     case Long v -> Pointer.to(new long[] {v});
                     case Float v -> Pointer.to(new float[] {v});

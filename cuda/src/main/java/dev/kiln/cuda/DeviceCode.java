@@ -33,6 +33,7 @@ final class DeviceCode {
         REDUCE("reduce", false, List.of(REDUCE_ROWS, REDUCE_COLS, ARGMAX_ROWS, ARGMAX_COLS)),
         BROADCAST("broadcast", false, List.of(BROADCAST_FWD, BROADCAST_BWD)),
         CONV("conv", false, convEntries()),
+        IM2COL("im2col", false, List.of(IM2COL_ENTRY, COL2IM, CONV_BIAS_ADD)),
         NORM("norm", false, List.of(NORM_FWD_TRAIN, NORM_INFERENCE, NORM_BWD, NORM_PARAM_GRAD)),
         POOL("pool", false, List.of("pool_max_fwd", "pool_avg_fwd", "pool_max_bwd", "pool_avg_bwd")),
         PIXEL_SHUFFLE("pixel_shuffle", false, List.of(DeviceCode.PIXEL_SHUFFLE));
@@ -67,6 +68,7 @@ final class DeviceCode {
     static final String ARGMAX_ROWS = "argmax_rows", ARGMAX_COLS = "argmax_cols";
     static final String BROADCAST_FWD = "broadcast_fwd", BROADCAST_BWD = "broadcast_bwd";
     static final String CONV_BIAS_GRAD = "conv_bias_grad";
+    static final String IM2COL_ENTRY = "im2col", COL2IM = "col2im", CONV_BIAS_ADD = "conv_bias_add";
     static final String NORM_FWD_TRAIN = "norm_fwd_train", NORM_INFERENCE = "norm_inference";
     static final String NORM_BWD = "norm_bwd", NORM_PARAM_GRAD = "norm_param_grad";
     static final String PIXEL_SHUFFLE = "pixel_shuffle";
