@@ -37,6 +37,24 @@ public final class Backends {
         return new ArrayList<>(names);
     }
 
+    /**
+     * The highest-priority device of each requested backend (every available one when {@code requested} is
+     * empty), in order; each one skipped and the empty result are reported on {@code out} as table comments.
+     */
+    public static java.util.Map<String, Device> open(List<String> requested, java.io.PrintWriter out) {
+        java.util.Map<String, Device> devices = new java.util.LinkedHashMap<>();
+        for (String b : requested.isEmpty() ? available() : requested) {
+            try {
+                devices.put(b, device(b));
+            } catch (Unavailable e) {
+                out.println("# skip " + b + ": " + e.getMessage());
+            }
+        }
+        for (var e : devices.entrySet()) out.println("# " + e.getKey() + ": " + e.getValue().name());
+        if (devices.isEmpty()) out.println("# nothing to measure: no requested backend is available");
+        return devices;
+    }
+
     /** The highest-priority device of {@code backend} ({@code backend} or {@code backend/impl}). */
     public static Device device(String backend) throws Unavailable {
         String name = backendName(backend);

@@ -6,7 +6,6 @@ import dev.kiln.kernels.spi.DeviceKind;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -101,19 +100,8 @@ public final class GemmBench {
         out.println("# peer: " + peer.map(p -> "OpenBLAS " + p.config() + ", kernel " + p.coreName() + " (" + p.location() + ")")
                 .orElse("none: " + OpenBlas.absentReason()));
         peer.map(OpenBlas::weakKernelWarning).filter(w -> !w.isEmpty()).ifPresent(w -> out.println("# WARNING: " + w));
-        Map<String, Device> devices = new LinkedHashMap<>();
-        for (String b : cfg.backends().isEmpty() ? Backends.available() : cfg.backends()) {
-            try {
-                devices.put(b, Backends.device(b));
-            } catch (Backends.Unavailable e) {
-                out.println("# skip " + b + ": " + e.getMessage());
-            }
-        }
-        for (var e : devices.entrySet()) out.println("# " + e.getKey() + ": " + e.getValue().name());
-        if (devices.isEmpty()) {
-            out.println("# nothing to measure: no requested backend is available");
-            return List.of();
-        }
+        Map<String, Device> devices = Backends.open(cfg.backends(), out);
+        if (devices.isEmpty()) return List.of();
         // cuBLAS beside the CUDA backend, in the same run (fails soft with its one-line reason).
         Optional<CublasPeer> gpuPeer = Optional.empty();
         if (cfg.op() == Op.GEMM && devices.keySet().stream().anyMatch(b -> Backends.backendName(b).equals("cuda"))) {

@@ -7,7 +7,6 @@ import dev.kiln.kernels.spi.DeviceKind;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -47,19 +46,8 @@ final class OpBench {
     private static final long BANDWIDTH_BYTES = 64L << 20;
 
     static List<OpRow> run(Config cfg, PrintWriter out) {
-        Map<String, Device> devices = new LinkedHashMap<>();
-        for (String b : cfg.backends().isEmpty() ? Backends.available() : cfg.backends()) {
-            try {
-                devices.put(b, Backends.device(b));
-            } catch (Backends.Unavailable e) {
-                out.println("# skip " + b + ": " + e.getMessage());
-            }
-        }
-        for (var e : devices.entrySet()) out.println("# " + e.getKey() + ": " + e.getValue().name());
-        if (devices.isEmpty()) {
-            out.println("# nothing to measure: no requested backend is available");
-            return List.of();
-        }
+        Map<String, Device> devices = Backends.open(cfg.backends(), out);
+        if (devices.isEmpty()) return List.of();
         int cpuThreadsBefore = Backends.cpuThreads();
         try {
             return table(cfg, devices, out);
