@@ -76,6 +76,8 @@ public final class CpuDevice implements Device {
                 (w, d, a) -> VectorConv.run(w, (ConvDesc) d, a));
         vector(OpKind.POOL, "vector-pool", d -> VectorPool.supports((PoolDesc) d),
                 (w, d, a) -> VectorPool.run(w, (PoolDesc) d, a));
+        vector(OpKind.NORM, "vector-norm", d -> dev.kiln.cpu.norm.VectorNorm.supports((dev.kiln.kernels.desc.NormDesc) d),
+                (w, d, a) -> dev.kiln.cpu.norm.VectorNorm.run(w, (dev.kiln.kernels.desc.NormDesc) d, a));
         vector(OpKind.QGEMM, "vector-qgemm", d -> VectorQGemm.supports((QGemmDesc) d),
                 (w, d, a) -> VectorQGemm.run(w, (QGemmDesc) d, a));
         vector(OpKind.QUANTIZE, "vector-quantize", d -> VectorQuantize.supports((QuantizeDesc) d),

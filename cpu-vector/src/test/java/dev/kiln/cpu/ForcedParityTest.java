@@ -33,7 +33,7 @@ abstract class ForcedParityTest extends ParityTestBase {
 
     @Override protected Set<OpKind> kinds() {
         return EnumSet.of(OpKind.GEMM, OpKind.UNARY, OpKind.BINARY, OpKind.REDUCE, OpKind.SOFTMAX, OpKind.CONV, OpKind.POOL,
-                OpKind.QGEMM);
+                OpKind.QGEMM, OpKind.NORM);
     }
 
     /** Fewer cases than the default suite: these runs repeat it under other settings. */
