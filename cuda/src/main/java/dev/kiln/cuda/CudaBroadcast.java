@@ -3,16 +3,14 @@ package dev.kiln.cuda;
 import dev.kiln.kernels.OpKind;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.BinaryDesc;
+import dev.kiln.kernels.spi.BroadcastFold;
 import dev.kiln.kernels.desc.OpDesc;
 import dev.kiln.kernels.desc.Pass;
-import dev.kiln.kernels.desc.Shape;
 import dev.kiln.kernels.spi.F32Only;
 import dev.kiln.kernels.spi.Plan;
 import dev.kiln.kernels.spi.Support;
 
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * Binary ops with general numpy broadcasting, forward and backward ({@code broadcast.cu}); listed after the
@@ -29,66 +27,6 @@ final class CudaBroadcast extends CudaKernel {
 
     CudaBroadcast(CudaDevice device) { super(device, "cuda-binary-broadcast", OpKind.BINARY); }
 
-    /** The folded problem: result dimensions and each operand's element strides along them (0 = broadcast). */
-    record Folded(int[] dims, long[] sa, long[] sb) {
-        /** The kernel's 18 trailing arguments: dims, then src strides, then src2 strides, left-padded to RANK. */
-        Object[] args() {
-            assert dims.length <= RANK : Arrays.toString(dims);
-            Object[] out = new Object[3 * RANK];
-            int pad = RANK - dims.length;
-            for (int j = 0; j < RANK; j++) {
-                boolean real = j >= pad;
-                out[j] = real ? dims[j - pad] : 1;
-                out[RANK + j] = real ? sa[j - pad] : 0L;
-                out[2 * RANK + j] = real ? sb[j - pad] : 0L;
-            }
-            return out;
-        }
-    }
-
-    static Folded fold(BinaryDesc d) {
-        Shape out = d.out();
-        int rank = out.rank();
-        long[] sa = strides(d.a(), rank), sb = strides(d.b(), rank);
-        List<Integer> dims = new ArrayList<>();
-        List<long[]> strides = new ArrayList<>();
-        for (int j = 0; j < rank; j++) {
-            int dj = out.dim(j);
-            if (dj == 1) continue;
-            if (!dims.isEmpty()) {
-                int last = dims.size() - 1;
-                long[] prev = strides.get(last);
-                // Merge into the previous dimension when each operand steps over this one exactly as a row of it.
-                if (prev[0] == sa[j] * dj && prev[1] == sb[j] * dj) {
-                    dims.set(last, Math.multiplyExact(dims.get(last), dj));
-                    strides.set(last, new long[] {sa[j], sb[j]});
-                    continue;
-                }
-            }
-            dims.add(dj);
-            strides.add(new long[] {sa[j], sb[j]});
-        }
-        int n = dims.size();
-        int[] fd = new int[n];
-        long[] fa = new long[n], fb = new long[n];
-        for (int j = 0; j < n; j++) {
-            fd[j] = dims.get(j);
-            fa[j] = strides.get(j)[0];
-            fb[j] = strides.get(j)[1];
-        }
-        return new Folded(fd, fa, fb);
-    }
-
-    /** Row-major element strides of {@code s} aligned right against {@code rank} dimensions; 0 where broadcast. */
-    static long[] strides(Shape s, int rank) {
-        long[] st = new long[rank];
-        long step = 1;
-        for (int i = s.rank() - 1; i >= 0; i--) {
-            st[rank - s.rank() + i] = s.dim(i) == 1 ? 0 : step;
-            step *= s.dim(i);
-        }
-        return st;
-    }
 
     @Override public Support supports(OpDesc desc) { return check(desc); }
 
@@ -97,9 +35,9 @@ final class CudaBroadcast extends CudaKernel {
         Support f32 = F32Only.check("cuda-binary-broadcast", d);
         if (!f32.ok()) return f32;
         if (d.out().count() == 0) return Support.YES;   // nothing is launched
-        Folded f;
+        BroadcastFold f;
         try {
-            f = fold(d);
+            f = BroadcastFold.of(d);
         } catch (ArithmeticException e) {
             return Support.no("cuda-binary-broadcast: a merged dimension of " + d.a() + " and " + d.b() + " exceeds 2^31-1");
         }
@@ -114,7 +52,7 @@ final class CudaBroadcast extends CudaKernel {
         assert check(d).ok() : check(d).reason();
         long countOut = d.out().count(), countA = d.a().count(), countB = d.b().count();
         if (countOut == 0) return plan(d, (stream, args) -> {});
-        Object[] geom = fold(d).args();
+        Object[] geom = BroadcastFold.of(d).args(RANK);
         boolean fwd = d.pass() == Pass.FORWARD;
         int op = d.op().ordinal();
         CudaModules.Kernel kernel = device.modules().kernel(DeviceCode.Family.BROADCAST,

@@ -1,6 +1,7 @@
 package dev.kiln.cuda;
 
 import dev.kiln.kernels.desc.BinaryDesc;
+import dev.kiln.kernels.spi.BroadcastFold;
 import dev.kiln.kernels.desc.BinaryOp;
 import dev.kiln.kernels.desc.ConvDesc;
 import dev.kiln.kernels.desc.ConvDesc.ConvPass;
@@ -63,8 +64,7 @@ class CudaLaunchTest {
         for (Shape[] c : cases) {
             BinaryDesc d = new BinaryDesc(BinaryOp.ADD, c[0], c[1]);
             assertTrue(CudaBroadcast.check(d).ok(), d.shape());
-            CudaBroadcast.Folded f = CudaBroadcast.fold(d);
-            Object[] args = f.args();
+            Object[] args = BroadcastFold.of(d).args(CudaBroadcast.RANK);
             assertEquals(18, args.length);
             Shape o = d.out();
             for (long e = 0; e < o.count(); e++) {
@@ -73,9 +73,9 @@ class CudaLaunchTest {
                 assertEquals(plainIndex(o, c[1], e), got[1], d.shape() + " element " + e + " of src2");
             }
         }
-        assertArrayEquals(new int[] {8, 33, 65}, CudaBroadcast.fold(new BinaryDesc(BinaryOp.MUL, Shape.of(8, 33, 65), Shape.of(33, 1))).dims());
-        assertArrayEquals(new int[] {64, 128}, CudaBroadcast.fold(new BinaryDesc(BinaryOp.MUL, Shape.of(64, 128), Shape.of(128))).dims());
-        assertArrayEquals(new int[] {24}, CudaBroadcast.fold(new BinaryDesc(BinaryOp.MUL, Shape.of(2, 3, 4), Shape.of(2, 3, 4))).dims());
+        assertArrayEquals(new int[] {8, 33, 65}, BroadcastFold.of(new BinaryDesc(BinaryOp.MUL, Shape.of(8, 33, 65), Shape.of(33, 1))).dims());
+        assertArrayEquals(new int[] {64, 128}, BroadcastFold.of(new BinaryDesc(BinaryOp.MUL, Shape.of(64, 128), Shape.of(128))).dims());
+        assertArrayEquals(new int[] {24}, BroadcastFold.of(new BinaryDesc(BinaryOp.MUL, Shape.of(2, 3, 4), Shape.of(2, 3, 4))).dims());
     }
 
     @Test void foldedRankAboveSixIsDeclinedWithTheShapes() {
