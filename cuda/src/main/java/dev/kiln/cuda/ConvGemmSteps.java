@@ -1,5 +1,6 @@
 package dev.kiln.cuda;
 
+import dev.kiln.kernels.spi.ConvGeometry;
 import dev.kiln.kernels.desc.ConvDesc;
 
 import java.util.ArrayList;
@@ -11,7 +12,7 @@ import java.util.List;
  * through a plain CPU model to check every m, n, k, leading dimension, stride and offset against the
  * reference convolution, without a GPU.
  *
- * <p>In the X / Y / W terms of {@link CudaConv.Geom} (W is cy x cxg*r*s, cxg = cx/groups), with
+ * <p>In the X / Y / W terms of {@link ConvGeometry} (W is cy x cxg*r*s, cxg = cx/groups), with
  * rows = cx*r*s, groupRows = cxg*r*s and plane = hy*wy, the scratch col holds a chunk of images as
  * col[b][rows][plane] (im2col.cu), each group's rows contiguous. Per chunk b0.. of {@code images}:
  * <ul>
@@ -38,12 +39,12 @@ final class ConvGemmSteps {
 
     /** col[0 .. images) = im2col of X images b0 .. b0+images. */
     record Im2col(int b0, int images) implements Step {
-        long xOffset(CudaConv.Geom g) { return (long) b0 * g.cx() * g.hx() * g.wx(); }
+        long xOffset(ConvGeometry g) { return (long) b0 * g.cx() * g.hx() * g.wx(); }
     }
 
     /** X images b0 .. b0+images = col2im of col[0 .. images) (plus the bias where the plan has one). */
     record Col2im(int b0, int images) implements Step {
-        long xOffset(CudaConv.Geom g) { return (long) b0 * g.cx() * g.hx() * g.wx(); }
+        long xOffset(ConvGeometry g) { return (long) b0 * g.cx() * g.hx() * g.wx(); }
     }
 
     /** One gemm.cu launch: C = op(A) op(B) + beta C, row-major, batch b at offset + b * stride (alpha 1, no epilogue). */
@@ -57,21 +58,21 @@ final class ConvGemmSteps {
     }
 
     /** cx*r*s: the rows of col, the GEMM depth of the forward. */
-    static long rows(CudaConv.Geom g) { return (long) g.cx() * g.r() * g.s(); }
+    static long rows(ConvGeometry g) { return (long) g.cx() * g.r() * g.s(); }
 
     /** Scratch elements per image: rows x hy*wy. */
-    static long colPerImage(CudaConv.Geom g) { return rows(g) * g.hy() * g.wy(); }
+    static long colPerImage(ConvGeometry g) { return rows(g) * g.hy() * g.wy(); }
 
     /** Images per chunk: as many as fit {@code budgetElements} of scratch, at least one, at most n and {@code maxChunk}. */
-    static int chunk(CudaConv.Geom g, long budgetElements, int maxChunk) {
+    static int chunk(ConvGeometry g, long budgetElements, int maxChunk) {
         long fit = Math.max(1, budgetElements / Math.max(1, colPerImage(g)));
         return (int) Math.min(Math.min(g.n(), maxChunk), fit);
     }
 
     /** The steps of descriptor {@code d} worked through in chunks of {@code chunk} images (see the class comment). */
     static List<Step> steps(ConvDesc d, int chunk) {
-        CudaConv.Geom g = CudaConv.Geom.of(d);
-        CudaConv.Map map = CudaConv.map(d);
+        ConvGeometry g = ConvGeometry.of(d);
+        ConvGeometry.Map map = ConvGeometry.map(d);
         int groups = g.groups(), cyg = g.cy() / groups, groupRows = g.cx() / groups * g.r() * g.s();
         int rows = (int) rows(g), plane = g.hy() * g.wy();
         long yImage = (long) g.cy() * plane, colImage = (long) rows * plane, wGroup = (long) cyg * groupRows;

@@ -1,5 +1,6 @@
 package dev.kiln.cuda;
 
+import dev.kiln.kernels.spi.ConvGeometry;
 import dev.kiln.kernels.OpKind;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.ConvDesc;
@@ -50,31 +51,7 @@ final class CudaConv extends CudaKernel {
         return Support.YES;
     }
 
-    /** The regular convolution X -> Y of a descriptor (see the class comment). */
-    record Geom(int n, int cx, int hx, int wx, int cy, int hy, int wy, int groups, int r, int s,
-                int sh, int sw, int ph, int pw, int dh, int dw) {
-        static Geom of(ConvDesc d) {
-            return d.transposed()
-                    ? new Geom(d.n(), d.k(), d.p(), d.q(), d.c(), d.h(), d.w(), d.groups(), d.r(), d.s(),
-                               d.strideH(), d.strideW(), d.padH(), d.padW(), d.dilationH(), d.dilationW())
-                    : new Geom(d.n(), d.c(), d.h(), d.w(), d.k(), d.p(), d.q(), d.groups(), d.r(), d.s(),
-                               d.strideH(), d.strideW(), d.padH(), d.padW(), d.dilationH(), d.dilationW());
-        }
 
-        /** GEOM_PARAMS of conv.cu, in order. */
-        Object[] args() { return new Object[] {n, cx, hx, wx, cy, hy, wy, groups, r, s, sh, sw, ph, pw, dh, dw}; }
-    }
-
-    enum Map { FWD, DATA, WEIGHTS }
-
-    static Map map(ConvDesc d) {
-        boolean t = d.transposed();
-        return switch (d.pass()) {
-            case FORWARD -> t ? Map.DATA : Map.FWD;
-            case BACKWARD_DATA -> t ? Map.FWD : Map.DATA;
-            case BACKWARD_WEIGHTS -> Map.WEIGHTS;
-        };
-    }
 
     /** The widest tile that does not waste most of itself on {@code channels} channels per group. */
     static int tile(int channels) { return channels >= 8 ? 8 : channels >= 4 ? 4 : 1; }
@@ -83,23 +60,23 @@ final class CudaConv extends CudaKernel {
     record Launch(String entry, int gx, int gy, int gz, int threads) {}
 
     static Launch launch(ConvDesc d) {
-        Geom g = Geom.of(d);
-        Map map = map(d);
-        int perGroup = map == Map.DATA ? g.cx / g.groups : g.cy / g.groups;
+        ConvGeometry g = ConvGeometry.of(d);
+        ConvGeometry.Map map = ConvGeometry.map(d);
+        int perGroup = map == ConvGeometry.Map.DATA ? g.cx() / g.groups() : g.cy() / g.groups();
         int tile = tile(perGroup);
-        long tiles = (long) g.groups * Math.ceilDiv(perGroup, tile);
-        if (map == Map.WEIGHTS) {
+        long tiles = (long) g.groups() * Math.ceilDiv(perGroup, tile);
+        if (map == ConvGeometry.Map.WEIGHTS) {
             // A block per (channel tile, weight element), its threads splitting the positions (see conv.cu).
-            long jobs = tiles * (g.cx / g.groups) * g.r * g.s;
+            long jobs = tiles * (g.cx() / g.groups()) * g.r() * g.s();
             return new Launch("conv_weights_" + tile, (int) Math.min(jobs, MAX_WEIGHT_BLOCKS), 1, 1, WEIGHT_THREADS);
         }
-        long extent = map == Map.FWD ? (long) g.hy * g.wy : (long) g.hx * g.wx;
+        long extent = map == ConvGeometry.Map.FWD ? (long) g.hy() * g.wy() : (long) g.hx() * g.wx();
         // Whole warps, no more than the extent needs rounded up to a warp.
         int threads = (int) Math.min(POSITION_THREADS, Math.ceilDiv(extent, 32) * 32);
-        String entry = (map == Map.FWD ? "conv_fwd_" : "conv_data_") + tile;
+        String entry = (map == ConvGeometry.Map.FWD ? "conv_fwd_" : "conv_data_") + tile;
         // x runs over positions, y over channel tiles, z over images; the kernel loops past y and z limits.
         return new Launch(entry, (int) Math.ceilDiv(extent, threads), (int) Math.min(tiles, MAX_GRID_YZ),
-                Math.min(g.n, MAX_GRID_YZ), threads);
+                Math.min(g.n(), MAX_GRID_YZ), threads);
     }
 
     /** Blocks of {@link #BIAS_GRAD_THREADS} for the bias gradient: one per channel up to the grid limit (the kernel loops). */
@@ -108,7 +85,7 @@ final class CudaConv extends CudaKernel {
     @Override public Plan plan(OpDesc desc) {
         ConvDesc d = (ConvDesc) desc;
         assert check(d).ok() : check(d).reason();
-        Geom g = Geom.of(d);
+        ConvGeometry g = ConvGeometry.of(d);
         Object[] geom = g.args();
         Launch l = launch(d);
         CudaModules.Kernel kernel = device.modules().kernel(DeviceCode.Family.CONV, l.entry());

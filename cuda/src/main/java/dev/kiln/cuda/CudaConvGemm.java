@@ -1,5 +1,6 @@
 package dev.kiln.cuda;
 
+import dev.kiln.kernels.spi.ConvGeometry;
 import dev.kiln.kernels.Args;
 import dev.kiln.kernels.DType;
 import dev.kiln.kernels.OpKind;
@@ -58,7 +59,7 @@ final class CudaConvGemm extends CudaKernel {
         if (!(desc instanceof ConvDesc d)) return Support.no("not a convolution descriptor: " + desc.opName());
         Support direct = CudaConv.check(d);   // f32, int-sized tensors
         if (!direct.ok()) return Support.no(direct.reason().replace("cuda-conv-direct", NAME));
-        CudaConv.Geom g = CudaConv.Geom.of(d);
+        ConvGeometry g = ConvGeometry.of(d);
         long taps = (long) g.cx() / g.groups() * g.r() * g.s(), channels = g.cy() / g.groups();
         if (taps < MIN_TAPS || channels < MIN_CHANNELS)
             return Support.no(NAME + ": per group cx*r*s=" + taps + " and cy=" + channels + " (need >= " + MIN_TAPS
@@ -73,11 +74,11 @@ final class CudaConvGemm extends CudaKernel {
 
     /** The scratch elements a plan of {@code d} allocates: {@link #chunk} images of col. */
     static long scratchElements(ConvDesc d, int maxChunk) {
-        CudaConv.Geom g = CudaConv.Geom.of(d);
+        ConvGeometry g = ConvGeometry.of(d);
         return chunk(d, maxChunk) * ConvGemmSteps.colPerImage(g);
     }
 
-    static int chunk(ConvDesc d, int maxChunk) { return ConvGemmSteps.chunk(CudaConv.Geom.of(d), SCRATCH_ELEMENTS, maxChunk); }
+    static int chunk(ConvDesc d, int maxChunk) { return ConvGemmSteps.chunk(ConvGeometry.of(d), SCRATCH_ELEMENTS, maxChunk); }
 
     /** Which operands play X and Y (see {@link CudaConv}) and which is the weights tensor, for a pass. */
     static Map<ConvGemmSteps.Operand, Arg> operands(ConvDesc d) {
@@ -95,7 +96,7 @@ final class CudaConvGemm extends CudaKernel {
     @Override public Plan plan(OpDesc desc) {
         ConvDesc d = (ConvDesc) desc;
         assert check(d).ok() : check(d).reason();
-        CudaConv.Geom g = CudaConv.Geom.of(d);
+        ConvGeometry g = ConvGeometry.of(d);
         int chunk = chunk(d, maxChunk);
         List<ConvGemmSteps.Step> steps = ConvGemmSteps.steps(d, chunk);
         Map<ConvGemmSteps.Operand, Arg> roles = operands(d);

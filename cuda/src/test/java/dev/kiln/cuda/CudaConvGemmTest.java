@@ -1,5 +1,6 @@
 package dev.kiln.cuda;
 
+import dev.kiln.kernels.spi.ConvGeometry;
 import dev.kiln.kernels.Args;
 import dev.kiln.kernels.DType;
 import dev.kiln.kernels.OpKind;
@@ -157,7 +158,7 @@ class CudaConvGemmTest {
         float[] col = new float[(int) CudaConvGemm.scratchElements(d, maxChunk)];
         Arrays.fill(col, Float.NaN);
         t.put(ConvGemmSteps.Operand.COL, col);
-        CudaConv.Geom g = CudaConv.Geom.of(d);
+        ConvGeometry g = ConvGeometry.of(d);
         for (ConvGemmSteps.Step step : ConvGemmSteps.steps(d, CudaConvGemm.chunk(d, maxChunk))) {
             switch (step) {
                 case ConvGemmSteps.Im2col c -> im2col(g, t.get(ConvGemmSteps.Operand.X), c.xOffset(g), col, c.images());
@@ -180,7 +181,7 @@ class CudaConvGemmTest {
     }
 
     /** im2col.cu's im2col, element by element. */
-    private static void im2col(CudaConv.Geom g, float[] x, long xOffset, float[] col, int images) {
+    private static void im2col(ConvGeometry g, float[] x, long xOffset, float[] col, int images) {
         int plane = g.hy() * g.wy(), rs = g.r() * g.s();
         long rows = (long) g.cx() * rs, total = images * rows * plane;
         for (long at = 0; at < total; at++) {
@@ -196,7 +197,7 @@ class CudaConvGemmTest {
     }
 
     /** im2col.cu's col2im: each X element gathers its taps. */
-    private static void col2im(CudaConv.Geom g, float[] col, float[] x, long xOffset, float[] bias, int images) {
+    private static void col2im(ConvGeometry g, float[] col, float[] x, long xOffset, float[] bias, int images) {
         int xplane = g.hx() * g.wx(), yplane = g.hy() * g.wy();
         long total = (long) images * g.cx() * xplane;
         for (long at = 0; at < total; at++) {

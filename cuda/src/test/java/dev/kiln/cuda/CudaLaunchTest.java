@@ -1,5 +1,6 @@
 package dev.kiln.cuda;
 
+import dev.kiln.kernels.spi.ConvGeometry;
 import dev.kiln.kernels.desc.BinaryDesc;
 import dev.kiln.kernels.spi.BroadcastFold;
 import dev.kiln.kernels.desc.BinaryOp;
@@ -99,18 +100,18 @@ class CudaLaunchTest {
             ConvPass pass = ConvPass.values()[r.nextInt(3)];
             ConvDesc d = new ConvDesc(1 + r.nextInt(70000), c, h, w, k, ks, ks, stride, stride, r.nextInt(ks), r.nextInt(ks), dil, dil,
                     groups, transposed, outPad, outPad, pass, pass != ConvPass.BACKWARD_DATA && r.nextBoolean());
-            CudaConv.Geom g = CudaConv.Geom.of(d);
-            CudaConv.Map map = CudaConv.map(d);
+            ConvGeometry g = ConvGeometry.of(d);
+            ConvGeometry.Map map = ConvGeometry.map(d);
             // The wide side is the one with dst's channels exactly when a transposed conv is not computing weights.
             assertEquals(transposed ? d.k() : d.c(), g.cx());
             assertEquals(transposed ? d.p() : d.h(), g.hx());
-            assertEquals(map == CudaConv.Map.FWD, pass == (transposed ? ConvPass.BACKWARD_DATA : ConvPass.FORWARD), d.toString());
+            assertEquals(map == ConvGeometry.Map.FWD, pass == (transposed ? ConvPass.BACKWARD_DATA : ConvPass.FORWARD), d.toString());
             CudaConv.Launch l = CudaConv.launch(d);
-            int perGroup = map == CudaConv.Map.DATA ? g.cx() / groups : g.cy() / groups;
+            int perGroup = map == ConvGeometry.Map.DATA ? g.cx() / groups : g.cy() / groups;
             int tile = Integer.parseInt(l.entry().substring(l.entry().lastIndexOf('_') + 1));
             assertTrue(DeviceCode.Family.CONV.entries().contains(l.entry()), l.entry());
             assertEquals(CudaConv.tile(perGroup), tile, d.toString());
-            if (map == CudaConv.Map.WEIGHTS) {
+            if (map == ConvGeometry.Map.WEIGHTS) {
                 long jobs = (long) groups * Math.ceilDiv(perGroup, tile) * (g.cx() / groups) * ks * ks;
                 assertEquals(Math.min(jobs, CudaConv.MAX_WEIGHT_BLOCKS), l.gx(), "a block per job, up to the cap (the kernel loops)");
                 assertEquals(CudaConv.WEIGHT_THREADS, l.threads(), "the block its shared tree is written for");
@@ -119,7 +120,7 @@ class CudaLaunchTest {
                 assertTrue(CudaConv.weightSharedBytes(tile) <= 48 * 1024, "static shared memory within 48 KiB");
             } else {
                 assertTrue(l.threads() % 32 == 0 && l.threads() >= 32 && l.threads() <= CudaConv.POSITION_THREADS, "whole warps: " + l.threads());
-                long extent = map == CudaConv.Map.FWD ? (long) g.hy() * g.wy() : (long) g.hx() * g.wx();
+                long extent = map == ConvGeometry.Map.FWD ? (long) g.hy() * g.wy() : (long) g.hx() * g.wx();
                 assertTrue((long) l.gx() * l.threads() >= extent && (long) (l.gx() - 1) * l.threads() < extent, "x covers the positions once");
                 assertTrue(l.gy() >= 1 && l.gy() <= 65535 && l.gz() >= 1 && l.gz() <= 65535, "grid y/z within limits (the kernel loops)");
                 assertEquals(Math.min(groups * Math.ceilDiv(perGroup, tile), 65535), l.gy());

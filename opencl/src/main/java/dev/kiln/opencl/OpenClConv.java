@@ -1,5 +1,7 @@
 package dev.kiln.opencl;
 
+import dev.kiln.kernels.spi.ConvGeometry;
+import dev.kiln.kernels.spi.ConvGeometry.Map;
 import dev.kiln.kernels.Args;
 import dev.kiln.kernels.OpKind;
 import dev.kiln.kernels.desc.Arg;
@@ -47,35 +49,15 @@ final class OpenClConv implements KernelImpl {
         return Support.YES;
     }
 
-    /** The regular convolution X -> Y of a descriptor (see the class comment). */
-    record Geom(int n, int cx, int hx, int wx, int cy, int hy, int wy, int groups, int r, int s,
-                int sh, int sw, int ph, int pw, int dh, int dw) {
-        static Geom of(ConvDesc d) {
-            return d.transposed()
-                    ? new Geom(d.n(), d.k(), d.p(), d.q(), d.c(), d.h(), d.w(), d.groups(), d.r(), d.s(),
-                               d.strideH(), d.strideW(), d.padH(), d.padW(), d.dilationH(), d.dilationW())
-                    : new Geom(d.n(), d.c(), d.h(), d.w(), d.k(), d.p(), d.q(), d.groups(), d.r(), d.s(),
-                               d.strideH(), d.strideW(), d.padH(), d.padW(), d.dilationH(), d.dilationW());
-        }
-
-        Object[] args() { return new Object[] {n, cx, hx, wx, cy, hy, wy, groups, r, s, sh, sw, ph, pw, dh, dw}; }
-    }
-
-    private enum Map { FWD, DATA, WEIGHTS }
 
     /** The widest tile that does not waste most of itself on {@code channels} channels per group. */
     static int tile(int channels) { return channels >= 8 ? 8 : channels >= 4 ? 4 : 1; }
 
     @Override public Plan plan(OpDesc desc) {
         ConvDesc d = (ConvDesc) desc;
-        Geom g = Geom.of(d);
-        boolean t = d.transposed();
-        Map map = switch (d.pass()) {
-            case FORWARD -> t ? Map.DATA : Map.FWD;
-            case BACKWARD_DATA -> t ? Map.FWD : Map.DATA;
-            case BACKWARD_WEIGHTS -> Map.WEIGHTS;
-        };
-        int tile = tile(map == Map.DATA ? g.cx / g.groups : g.cy / g.groups);
+        ConvGeometry g = ConvGeometry.of(d);
+        Map map = ConvGeometry.map(d);
+        int tile = tile(map == Map.DATA ? g.cx() / g.groups() : g.cy() / g.groups());
         String fn = switch (map) { case FWD -> "conv_fwd_"; case DATA -> "conv_data_"; case WEIGHTS -> "conv_weights_"; } + tile;
         List<String> names = new ArrayList<>(List.of(fn));
         boolean biasGrad = d.pass() == ConvDesc.ConvPass.BACKWARD_WEIGHTS && d.bias();
@@ -85,13 +67,13 @@ final class OpenClConv implements KernelImpl {
         try {
             long l = Math.min(LOCAL, kernels.getFirst().maxWorkGroupSize());
             long extent = switch (map) {
-                case FWD -> (long) g.hy * g.wy;
-                case DATA -> (long) g.hx * g.wx;
-                case WEIGHTS -> (long) (g.cx / g.groups) * g.r * g.s;
+                case FWD -> (long) g.hy() * g.wy();
+                case DATA -> (long) g.hx() * g.wx();
+                case WEIGHTS -> (long) (g.cx() / g.groups()) * g.r() * g.s();
             };
-            int tiled = map == Map.DATA ? g.cx / g.groups : g.cy / g.groups;
+            int tiled = map == Map.DATA ? g.cx() / g.groups() : g.cy() / g.groups();
             l = Math.min(l, Long.highestOneBit(Math.max(1, extent - 1)) << 1); // small planes: no mostly-idle groups
-            global = new long[] {Math.ceilDiv(extent, l) * l, (long) g.groups * Math.ceilDiv(tiled, tile), map == Map.WEIGHTS ? 1 : g.n};
+            global = new long[] {Math.ceilDiv(extent, l) * l, (long) g.groups() * Math.ceilDiv(tiled, tile), map == Map.WEIGHTS ? 1 : g.n()};
             local = new long[] {l, 1, 1};
         } catch (RuntimeException e) {
             for (ClKernel k : kernels) k.close();
@@ -100,7 +82,7 @@ final class OpenClConv implements KernelImpl {
         return new ClPlan(d, name(), kernels, (ks, stream, args) -> run(d, g, map, ks, stream, args, global, local));
     }
 
-    private static void run(ConvDesc d, Geom g, Map map, List<ClKernel> ks, OpenClStream stream, Args args, long[] global, long[] local) {
+    private static void run(ConvDesc d, ConvGeometry g, Map map, List<ClKernel> ks, OpenClStream stream, Args args, long[] global, long[] local) {
         ClKernel k = ks.getFirst();
         boolean t = d.transposed();
         List<Object> a = new ArrayList<>(24);

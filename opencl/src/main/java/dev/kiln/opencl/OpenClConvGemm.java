@@ -1,5 +1,6 @@
 package dev.kiln.opencl;
 
+import dev.kiln.kernels.spi.ConvGeometry;
 import dev.kiln.kernels.Args;
 import dev.kiln.kernels.DType;
 import dev.kiln.kernels.OpKind;
@@ -65,7 +66,7 @@ final class OpenClConvGemm implements KernelImpl {
     @Override public Support supports(OpDesc desc) {
         if (!(desc instanceof ConvDesc d)) return Support.no("not a convolution");
         if (d.groups() != 1) return Support.no("opencl im2col+gemm: one group only (groups=" + d.groups() + ")");
-        OpenClConv.Geom g = OpenClConv.Geom.of(d);
+        ConvGeometry g = ConvGeometry.of(d);
         long taps = (long) g.cx() * g.r() * g.s();
         // Measured on POCL (OpenClConvSpeedTest): with 25 taps (1 channel, 5x5) forward and weights ran at
         // about half the direct kernels' speed, the GEMM being too shallow (forward) or too narrow (weights).
@@ -81,7 +82,7 @@ final class OpenClConvGemm implements KernelImpl {
     }
 
     /** Scratch elements per image: col, plus the channels-first copy of Y (its own buffer) for backward-weights. */
-    private static long perImage(ConvDesc d, OpenClConv.Geom g) {
+    private static long perImage(ConvDesc d, ConvGeometry g) {
         long col = (long) g.cx() * g.r() * g.s() * g.hy() * g.wy();
         return d.pass() == ConvPass.BACKWARD_WEIGHTS ? col + (long) g.cy() * g.hy() * g.wy() : col;
     }
@@ -93,7 +94,7 @@ final class OpenClConvGemm implements KernelImpl {
 
     @Override public Plan plan(OpDesc desc) {
         ConvDesc d = (ConvDesc) desc;
-        OpenClConv.Geom g = OpenClConv.Geom.of(d);
+        ConvGeometry g = ConvGeometry.of(d);
         Map map = d.pass() == ConvPass.BACKWARD_WEIGHTS ? Map.WEIGHTS : fwdMap(d) ? Map.FWD : Map.DATA;
         boolean bias = d.bias() && d.pass() != ConvPass.BACKWARD_DATA;
         int rows = g.cx() * g.r() * g.s(), plane = g.hy() * g.wy();
@@ -149,7 +150,7 @@ final class OpenClConvGemm implements KernelImpl {
         return new ClPlan(d, name(), ks, body, scratch);
     }
 
-    private static Launches launches(Map map, OpenClConv.Geom g, List<ClKernel> ks, int images, GemmVariant variant) {
+    private static Launches launches(Map map, ConvGeometry g, List<ClKernel> ks, int images, GemmVariant variant) {
         int rows = g.cx() * g.r() * g.s(), plane = g.hy() * g.wy();
         int extent = map == Map.DATA ? g.hx() * g.wx() : plane;
         long l = Math.min(64, ks.getFirst().maxWorkGroupSize());
@@ -163,12 +164,12 @@ final class OpenClConvGemm implements KernelImpl {
                 new long[] {l, 1, 1}, gemm[0], gemm[1]);
     }
 
-    private static Object[] geom(OpenClConv.Geom g) {
+    private static Object[] geom(ConvGeometry g) {
         return new Object[] {g.cx(), g.hx(), g.wx(), g.hy(), g.wy(), g.r(), g.s(), g.sh(), g.sw(), g.ph(), g.pw(), g.dh(), g.dw()};
     }
 
     /** Images b0.. of Y = W col: X is SRC (regular forward) or DIFF_DST (transposed backward-data); Y is DST or DIFF_SRC. */
-    private static void fwd(ConvDesc d, OpenClConv.Geom g, List<ClKernel> kernels, OpenClStream stream, Args args,
+    private static void fwd(ConvDesc d, ConvGeometry g, List<ClKernel> kernels, OpenClStream stream, Args args,
                             OpenClBuffer col, int b0, int images, Launches l) {
         ClKernel im2col = kernels.get(0), mm = kernels.get(1);
         boolean f = d.pass() == ConvPass.FORWARD;
@@ -183,7 +184,7 @@ final class OpenClConvGemm implements KernelImpl {
     }
 
     /** Images b0.. of col = W^T Y, then X = col2im(col): Y is DIFF_DST (regular backward-data) or SRC (transposed forward). */
-    private static void data(ConvDesc d, OpenClConv.Geom g, List<ClKernel> kernels, OpenClStream stream, Args args,
+    private static void data(ConvDesc d, ConvGeometry g, List<ClKernel> kernels, OpenClStream stream, Args args,
                              OpenClBuffer col, int b0, int images, Launches l) {
         ClKernel col2im = kernels.get(0), mm = kernels.get(1);
         boolean f = d.pass() == ConvPass.FORWARD, bias = f && d.bias();
@@ -203,7 +204,7 @@ final class OpenClConvGemm implements KernelImpl {
      * (b plane + e) rows + kk, Yt is Y channels first. The first chunk overwrites (beta = 0, C never read),
      * later ones accumulate, always in the same order. Regular: X = SRC, Y = DIFF_DST; transposed the reverse.
      */
-    private static void weights(ConvDesc d, OpenClConv.Geom g, List<ClKernel> kernels, OpenClStream stream, Args args,
+    private static void weights(ConvDesc d, ConvGeometry g, List<ClKernel> kernels, OpenClStream stream, Args args,
                                 List<OpenClBuffer> scratch, int b0, int images, Launches l, long[][] copyLaunch) {
         ClKernel im2col = kernels.get(0), mm = kernels.get(1), copy = kernels.get(2);
         OpenClBuffer col = scratch.get(0), yt = scratch.get(1);
