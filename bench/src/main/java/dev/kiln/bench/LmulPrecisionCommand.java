@@ -23,6 +23,16 @@ final class LmulPrecisionCommand implements Callable<Integer> {
             description = "Real values: a safetensors file (all F32 tensors, e.g. a trained cnn checkpoint) or raw little-endian f32.")
     Path activations;
 
+    @Option(names = "--model", paramLabel = "CKPT",
+            description = "Real activations: a checkpoint of kiln train (cnn or mlp); its Conv2d/Linear operand pairs on Fashion-MNIST test images.")
+    Path model;
+
+    @Option(names = "--data", description = "Folder with the Fashion-MNIST IDX files, for --model (default: /usr/share/datasets/fashion-mnist).")
+    Path data = dev.kiln.nn.data.FashionMnist.DEFAULT_DIR;
+
+    @Option(names = "--images", defaultValue = "256", description = "Test images run through --model (default: ${DEFAULT-VALUE}).")
+    int images;
+
     @Option(names = "--seed", defaultValue = "42", description = "Random seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -38,9 +48,35 @@ final class LmulPrecisionCommand implements Callable<Integer> {
         float[][] normal = LmulPrecision.normalPairs(seed, pairs), uniform = LmulPrecision.uniformPairs(seed + 1, pairs);
         LmulPrecision.print(out, LmulPrecision.measure("random normal(0,1)", normal[0], normal[1]));
         LmulPrecision.print(out, LmulPrecision.measure("random uniform[-1,1)", uniform[0], uniform[1]));
+        if (model != null) {
+            if (images < 1) {
+                spec.commandLine().getErr().println("bench lmul-precision: --images must be >= 1, got " + images);
+                return 2;
+            }
+            java.util.List<LmulActivations.Pairs> layers;
+            try {
+                layers = LmulActivations.sample(model, data, images, pairs, seed);
+            } catch (IOException | RuntimeException e) {
+                spec.commandLine().getErr().println("bench lmul-precision: cannot run " + model + ": " + e.getMessage());
+                return 1;
+            }
+            out.println("# real activations: " + model + " on " + images + " test images; per Conv2d/Linear layer, input activation x weight"
+                    + " pairs that meet in its dot products (an output and a reduction position drawn uniformly, padding skipped)");
+            int total = 0;
+            for (LmulActivations.Pairs p : layers) total += p.x().length;
+            float[] allX = new float[total], allW = new float[total];
+            int at = 0;
+            for (LmulActivations.Pairs p : layers) {
+                LmulPrecision.print(out, LmulPrecision.measure(p.layer(), p.x(), p.w()));
+                System.arraycopy(p.x(), 0, allX, at, p.x().length);
+                System.arraycopy(p.w(), 0, allW, at, p.w().length);
+                at += p.x().length;
+            }
+            LmulPrecision.print(out, LmulPrecision.measure("all layers", allX, allW));
+        }
         if (activations == null) {
-            out.println("# real activations: not measured, no --activations FILE given (e.g. a trained cnn checkpoint: "
-                    + "--activations runs/<stamp>/epoch-5.safetensors, or a raw f32 dump)");
+            if (model == null) out.println("# real activations: not measured; --model CKPT (a trained cnn checkpoint) samples the products its layers compute,"
+                    + " --activations FILE pairs a file's values with a shuffle of themselves");
         } else {
             StringBuilder what = new StringBuilder();
             float[] values;
