@@ -227,6 +227,7 @@ final class ParityCases {
             list.add(SpmmDesc.bsr(s[0], s[1], s[2], (int) Math.round(bsrDensity[i] * blocks), s[3], s[4]));
         }
         for (int[] s : twoFour) list.add(SpmmDesc.twoFour(s[0], s[1], s[2]));
+        list.add(SpmmDesc.csr(64, 1, 300, 64 * 300 / 4));   // SpMV with long rows (CUDA: a warp per row)
         list.add(SpmmDesc.csr(257, 64, 300, 257 * 300 / 20));
         return list;
     }

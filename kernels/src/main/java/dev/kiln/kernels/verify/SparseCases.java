@@ -27,6 +27,7 @@ final class SparseCases {
             list.add(DsmmDesc.timesTransposed(m, n, k, nnz));
             list.add(DsmmDesc.times(m, n, k, nnz));
         }
+        list.add(DsmmDesc.times(9, 1100, 40, 1100 * 40 / 10));   // C wider than 1024 columns (CUDA: column tiles)
         list.add(DsmmDesc.timesTransposed(64, 300, 257, 300 * 257 / 10));
         return list;
     }
