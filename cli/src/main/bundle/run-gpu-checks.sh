@@ -10,6 +10,7 @@
 #   nvidia-smi.txt     nvidia-smi and nvidia-smi -q, when nvidia-smi is there
 #   info.txt/.json     kiln info, kiln info --json
 #   verify-cuda.log    kiln verify --backend cuda (every op family against the reference kernels)
+#   verify-cuda-dp4a.log  kiln verify --backend cuda --op qgemm with KILN_CUDA_QGEMM_MMA=0 (the dp4a int8 kernels)
 #   bench-gemm-cuda.*  kiln bench gemm, our CUDA kernel (cuda/cuda-sgemm) beside cuBLAS twice: through
 #                      JCublas (cuda/cublas-gemm, libcublas.so.12 only) and as the bench's FFM peer column
 #                      (cublasSgemm_v2 of libcublas.so.13/12/11, or KILN_CUBLAS; found in a PyTorch install too)
@@ -158,6 +159,17 @@ if ((RC == 0)); then
   record PASS verify-cuda "$TOOK" "$(last_line verify-cuda.log '^verify: [0-9]+ passed')" verify-cuda.log
 else
   record FAIL verify-cuda "$TOOK" "exit $RC: $(cuda_why "$(last_line verify-cuda.log '^verify:.*(FAILED|failed|unavailable|no device)')")" verify-cuda.log
+fi
+
+# The int8 GEMM on CUDA cores (dp4a): the step above sends s8/u8 QGEMM to the tensor-core kernel (mma.sync)
+# wherever the GPU has one; with that switched off, every qgemm case goes to the dp4a/popc kernels.
+verify_dp4a() { KILN_CUDA_QGEMM_MMA=0 kiln verify --backend cuda --op qgemm --cases 0; }
+run_step verify-cuda-dp4a.log verify_dp4a
+if ((RC == 0)); then
+  record PASS verify-cuda-dp4a "$TOOK" "$(last_line verify-cuda-dp4a.log '^verify qgemm')" verify-cuda-dp4a.log
+else
+  ((VERIFY_RC == 0)) && VERIFY_RC=$RC
+  record FAIL verify-cuda-dp4a "$TOOK" "exit $RC: $(cuda_why "$(last_line verify-cuda-dp4a.log '^verify.*(FAILED|failed|unavailable|no device)')")" verify-cuda-dp4a.log
 fi
 
 # The bench's FFM cuBLAS peer loads libcublas.so.13/12/11 by name; where the dynamic linker knows none (e.g.

@@ -128,6 +128,12 @@ public final class CudaDevice implements Device {
         m.put(OpKind.NORM, List.of(F32Only.wrap(new CudaNorm(device))));
         m.put(OpKind.POOL, List.of(F32Only.wrap(new CudaPool(device))));
         m.put(OpKind.PIXEL_SHUFFLE, List.of(F32Only.wrap(new CudaPixelShuffle(device))));
+        for (OpKind sparse : List.of(OpKind.SPMM, OpKind.DSMM, OpKind.SDDMM))
+            m.put(sparse, List.of(F32Only.wrap(new CudaSparse(device, sparse))));
+        // Low-bit kinds are not f32 descriptors: not wrapped. The tensor-core int8 GEMM first; it declines the other types.
+        m.put(OpKind.QGEMM, List.of(new CudaQGemm(device, computeMajor), new CudaQGemm(device)));
+        m.put(OpKind.QUANTIZE, List.of(new CudaQuantize(device)));
+        m.put(OpKind.CONVERT, List.of(new CudaConvert(device)));
         return m;
     }
 

@@ -36,7 +36,12 @@ final class DeviceCode {
         IM2COL("im2col", false, List.of(IM2COL_ENTRY, COL2IM, CONV_BIAS_ADD)),
         NORM("norm", false, List.of(NORM_FWD_TRAIN, NORM_INFERENCE, NORM_BWD, NORM_PARAM_GRAD)),
         POOL("pool", false, List.of("pool_max_fwd", "pool_avg_fwd", "pool_max_bwd", "pool_avg_bwd")),
-        PIXEL_SHUFFLE("pixel_shuffle", false, List.of(DeviceCode.PIXEL_SHUFFLE));
+        PIXEL_SHUFFLE("pixel_shuffle", false, List.of(DeviceCode.PIXEL_SHUFFLE)),
+        SPARSE("sparse", false, CudaSparseLaunch.ENTRIES),
+        QGEMM("qgemm", false, List.of(QGEMM_S8S8_DP4A, QGEMM_U8S8_DP4A, QGEMM_B1_POPC, QGEMM_S8S8_MMA, QGEMM_U8S8_MMA,
+                QGEMM_S4, QGEMM_LMUL)),
+        QUANTIZE("quantize", false, List.of(QUANTIZE_SCALES, QUANTIZE_ELEMS, QUANTIZE_S4_PAIRS, QUANTIZE_B1_BYTES)),
+        CONVERT("convert", false, List.of("convert_f32_f16", "convert_f16_f32", "convert_f32_bf16", "convert_bf16_f32"));
 
         final String file;
         final boolean hasSm90;
@@ -72,6 +77,11 @@ final class DeviceCode {
     static final String NORM_FWD_TRAIN = "norm_fwd_train", NORM_INFERENCE = "norm_inference";
     static final String NORM_BWD = "norm_bwd", NORM_PARAM_GRAD = "norm_param_grad";
     static final String PIXEL_SHUFFLE = "pixel_shuffle";
+    static final String QGEMM_S8S8_DP4A = "qgemm_s8s8_dp4a", QGEMM_U8S8_DP4A = "qgemm_u8s8_dp4a", QGEMM_B1_POPC = "qgemm_b1_popc";
+    static final String QGEMM_S8S8_MMA = "qgemm_s8s8_mma", QGEMM_U8S8_MMA = "qgemm_u8s8_mma";
+    static final String QGEMM_S4 = "qgemm_s4", QGEMM_LMUL = "qgemm_lmul";
+    static final String QUANTIZE_SCALES = "quantize_scales", QUANTIZE_ELEMS = "quantize_elems";
+    static final String QUANTIZE_S4_PAIRS = "quantize_s4_pairs", QUANTIZE_B1_BYTES = "quantize_b1_bytes";
     /** The channel tiles conv.cu instantiates its kernels for (conv_fwd_T, conv_data_T, conv_weights_T). */
     static final List<Integer> CONV_TILES = List.of(1, 4, 8);
 

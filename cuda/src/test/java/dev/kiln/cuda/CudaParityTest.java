@@ -36,6 +36,7 @@ class CudaParityTest extends ParityTestBase {
 
     /** The families with CUDA kernels; the others are declined by the device (its reason is tested elsewhere). */
     @Override protected Set<OpKind> kinds() {
-        return EnumSet.of(OpKind.GEMM, OpKind.UNARY, OpKind.BINARY, OpKind.SOFTMAX, OpKind.REDUCE);
+        return EnumSet.of(OpKind.GEMM, OpKind.UNARY, OpKind.BINARY, OpKind.SOFTMAX, OpKind.REDUCE,
+                OpKind.QGEMM, OpKind.QUANTIZE, OpKind.CONVERT, OpKind.SPMM, OpKind.DSMM, OpKind.SDDMM);
     }
 }
