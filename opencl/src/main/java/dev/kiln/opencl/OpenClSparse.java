@@ -9,12 +9,15 @@ import dev.kiln.kernels.spi.Plan;
 import dev.kiln.kernels.spi.Support;
 
 /**
- * Sparse times dense (sparse.cl): CSR, BSR and 2:4, one work-item per output element walking its row's
- * stored values in order (f32 accumulation; the reference sums in double, within the harness's tolerance).
+ * Sparse times dense (sparse.cl): CSR, BSR and 2:4, each work-item owning {@value #LANES} adjacent output
+ * columns of one row and walking the row's stored values in order with vector loads of B (f32
+ * accumulation; the reference sums in double, within the harness's tolerance).
  * Indices are trusted as the reference trusts them: the facade checks sizes, not index contents.
  */
 final class OpenClSparse implements KernelImpl {
     static final String SOURCE = ClPrograms.resource("sparse.cl");
+    /** Output columns per work-item (sparse.cl's float16). */
+    static final int LANES = 16;
 
     private final OpenClDevice device;
 
@@ -34,7 +37,7 @@ final class OpenClSparse implements KernelImpl {
         ClKernel kernel = ClPlan.kernels(device, "sparse.cl", SOURCE, kernelName).getFirst();
         long[][] launch;
         try {
-            launch = rows(kernel, d.n(), d.m());
+            launch = rows(kernel, Math.ceilDiv(d.n(), LANES), d.m());
         } catch (RuntimeException e) {
             kernel.close();
             throw e;
@@ -53,8 +56,9 @@ final class OpenClSparse implements KernelImpl {
     }
 
     /**
-     * {global, local} for {@code cols} x {@code rows} work-items, one per output element: groups up to 64
-     * wide along the columns (fewer for narrow outputs), the column extent rounded up to whole groups.
+     * {global, local} for {@code cols} x {@code rows} work-items (here one per block of output columns; the
+     * dsmm and sddmm plans use it for their 2D launches too): groups up to 64 wide along the columns (fewer
+     * for narrow extents), the column extent rounded up to whole groups.
      */
     static long[][] rows(ClKernel kernel, int cols, int rows) {
         long l = Math.min(64, Long.highestOneBit(Math.max(1, cols - 1)) << 1);
