@@ -103,7 +103,11 @@ public final class OpenClDevice implements Device {
         impls.put(OpKind.POOL, List.of(F32Only.wrap(new OpenClPool(this))));
         impls.put(OpKind.NORM, List.of(F32Only.wrap(new OpenClNorm(this))));
         impls.put(OpKind.SPMM, List.of(new OpenClSparse(this)));
+        impls.put(OpKind.DSMM, List.of(new OpenClDsmm(this)));
+        impls.put(OpKind.SDDMM, List.of(new OpenClSddmm(this)));
         impls.put(OpKind.QGEMM, List.of(new OpenClQGemm(this)));
+        impls.put(OpKind.QUANTIZE, List.of(new OpenClQuantize(this)));
+        impls.put(OpKind.CONVERT, List.of(new OpenClConvert(this)));
         impls.put(OpKind.PIXEL_SHUFFLE, List.of(F32Only.wrap(new OpenClPixelShuffle(this))));
 
         int[] err = new int[1];
