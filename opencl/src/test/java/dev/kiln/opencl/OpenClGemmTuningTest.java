@@ -3,6 +3,7 @@ package dev.kiln.opencl;
 import dev.kiln.kernels.Args;
 import dev.kiln.kernels.DType;
 import dev.kiln.kernels.OpKind;
+import dev.kiln.kernels.desc.Activation;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.GemmDesc;
 import dev.kiln.kernels.desc.OpDesc;
@@ -61,7 +62,7 @@ class OpenClGemmTuningTest {
     @Test void theFastestOfFakeTimingsWinsAndFailuresAreSkipped() {
         List<GemmVariant> c = GemmVariant.CANDIDATES;
         Map<GemmVariant, Double> times = Map.of(c.get(0), 3.0, c.get(1), 2.0, c.get(2), 0.5, c.get(3), 0.7, c.get(4), 0.6,
-                c.get(5), 1.0);
+                c.get(5), 1.0, c.get(6), 0.9);
         List<String> notes = new ArrayList<>();
         assertEquals(c.get(2), GemmTuner.fastest(c, times::get, DType.F32, notes::add));
         assertTrue(notes.isEmpty(), notes.toString());
@@ -91,7 +92,12 @@ class OpenClGemmTuningTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GemmVariant.decode("3,2,256,4,8"));
         assertTrue(e.getMessage().contains("rows=3"), e.getMessage());
         assertEquals(GemmVariant.PLAIN, GemmVariant.defaultFor(DeviceKind.GPU, 16));
-        assertEquals("6x64k256", GemmVariant.defaultFor(DeviceKind.CPU, 16).name(DType.F32));
+        assertEquals("6x64p", GemmVariant.defaultFor(DeviceKind.CPU, 16).name(DType.F32));
+        assertEquals("6,4,0,1,64,packB", GemmVariant.defaultFor(DeviceKind.CPU, 16).encode());
+        // In place (small m, OpenClConvGemm) the packing default is the previous default, 6x64k256 in groups of 1x16.
+        assertEquals(GemmVariant.CANDIDATES.get(4), GemmVariant.defaultFor(DeviceKind.CPU, 16).inPlace());
+        e = assertThrows(IllegalArgumentException.class, () -> GemmVariant.decode("6,4,256,1,16,pack"));
+        assertTrue(e.getMessage().contains("packB"), e.getMessage());
         assertEquals("4x16k256", GemmVariant.defaultFor(DeviceKind.CPU, 8).name(DType.F32));
     }
 
@@ -194,6 +200,55 @@ class OpenClGemmTuningTest {
         return tests;
     }
 
+    /** When a packing variant packs: enough rows to reuse the panels or a transposed B, k > 0, a B that fits the scratch. */
+    @Test void packingIsChosenOnlyWhereItPays() {
+        GemmVariant packed = GemmVariant.defaultFor(DeviceKind.CPU, 16);
+        long mib = 64L << 20;
+        assertEquals(1, OpenClGemm.packChunk(GemmDesc.of(1024, 1024, 1024), packed, mib));
+        assertEquals(0, OpenClGemm.packChunk(GemmDesc.of(1024, 1024, 1024), packed.inPlace(), mib), "not a packing variant");
+        assertEquals(0, OpenClGemm.packChunk(GemmDesc.of(384, 1024, 1024), packed, mib), "one work-group's rows (6 x 64)");
+        assertEquals(1, OpenClGemm.packChunk(GemmDesc.of(385, 1024, 1024), packed, mib));
+        assertEquals(1, OpenClGemm.packChunk(GemmDesc.of(DType.F32, Transpose.N, Transpose.T, 5, 33, 7, 1, 0), packed, mib), "transposed B");
+        assertEquals(0, OpenClGemm.packChunk(GemmDesc.of(1024, 1024, 0), packed, mib), "k = 0 reads no B");
+        assertEquals(0, OpenClGemm.packChunk(GemmDesc.of(1024, 1024, 1024), packed, (4L << 20) - 1), "B above the scratch");
+        // n = 90 packs as 2 panels of 64: 128 x 80 floats per matrix, so 40960 bytes each.
+        GemmDesc batch = GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 400, 90, 80, 1, 0).withBatch(5, 32000, 7200, 36000);
+        assertEquals(5, OpenClGemm.packChunk(batch, packed, mib));
+        assertEquals(2, OpenClGemm.packChunk(batch, packed, 2 * 40960 + 100));
+    }
+
+    /**
+     * The packing plan against the reference: every transpose with edge tiles in both directions, a transposed
+     * B with few rows, leading dimensions beyond the extents, an epilogue with beta, a batch packed in chunks
+     * of two (the last chunk of one), f64; each plan must really pack (its name ends in p).
+     */
+    @Test void packingPlansMatchTheReference() {
+        OpenClDevice d = device();
+        GemmVariant packed = GemmVariant.defaultFor(DeviceKind.CPU, 16);
+        List<GemmDesc> cases = new ArrayList<>();
+        for (Transpose ta : Transpose.values())
+            for (Transpose tb : Transpose.values()) cases.add(GemmDesc.of(DType.F32, ta, tb, 389, 70, 257, 1.5, 0.5));
+        cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.T, 5, 33, 7, 1, 0));
+        cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 400, 65, 40, 1, 0).withLeadingDims(50, 70, 66));
+        GemmDesc batch = GemmDesc.of(DType.F32, Transpose.T, Transpose.N, 390, 90, 80, 0.5, 2).withBatch(5, 31200, 7203, 35100)
+                .withEpilogue(true, Activation.GELU);
+        cases.add(batch);
+        if (d.fp64()) cases.add(GemmDesc.of(DType.F64, Transpose.N, Transpose.T, 131, 70, 33, 1, 0.25).withEpilogue(true, Activation.RELU));
+        OpenClGemm impl = new OpenClGemm(d, packed);
+        for (GemmDesc c : cases) checkPacked(d, impl, c);
+        // Scratch for two of the five packed Bs (2 panels x 64 x 80 floats each): chunks of 2, 2 and 1.
+        assertEquals(2, OpenClGemm.packChunk(batch, packed, 2 * 40960 + 100));
+        checkPacked(d, new OpenClGemm(d, packed, 2 * 40960 + 100), batch);
+    }
+
+    private static void checkPacked(OpenClDevice d, OpenClGemm impl, GemmDesc c) {
+        try (Plan p = impl.plan(c)) {
+            assertTrue(p.implementation().endsWith("p"), c.shape() + ": " + p.implementation());
+        }
+        ParityResult r = Parity.check(d, impl, c, 13);
+        assertTrue(r.passed(), r.toString());
+    }
+
     @Test void theTraceNamesTheVariantAndWhereItCameFrom() {
         OpenClDevice d = device();
         // A class no other test stores (f32, TT, ~64^3), so it starts at the default in a fresh target folder.
@@ -252,7 +307,7 @@ class OpenClGemmTuningTest {
             });
             assertEquals(launches + 1, d.kernelTimes().launches());
             assertTrue(d.kernelTimes().nanos() > 0);
-            assertTrue(out.matches("(?s).*opencl kernel gemm_f32\\[[0-9x]+(k[0-9]+)?] [0-9.]+ ms.*"), out);
+            assertTrue(out.matches("(?s).*opencl kernel gemm_f32\\[[0-9x]+(k[0-9]+)?p?] [0-9.]+ ms.*"), out);
         }
     }
 
