@@ -29,7 +29,8 @@ import java.util.SplittableRandom;
  * thread count (for m = 1 the same problem as our SGEMV: y = B a with B n x k). Rates count one multiply-add
  * as 2 operations: {@code gops = 2 m n k / time}, {@code ratio = gops / sgemm_gflops}. Integer outputs are
  * s32; each result is checked once on 64 sampled elements against dot products computed here (exactly for
- * the integer types, within 1e-4 relative for s4).
+ * the integer types, within 1e-4 relative for s4). The two are timed in alternating calls ({@link #paired}),
+ * so that both see the same load.
  */
 final class QGemmBench {
     private QGemmBench() {}
@@ -87,7 +88,7 @@ final class QGemmBench {
         int before = Backends.cpuThreads();
         out.printf(Locale.ROOT, "# qgemm on cpu (%s): C m x n = A m x k times B^T (B n x k); s8/u8/b1 exact into s32, s4 = f32 A times"
                 + " s4 B with one scale per %d; sgemm = our SGEMM of the same shape (SGEMV for m = 1) in the same run; one multiply-add"
-                + " = 2 ops; time = median of a %s s box%n", device.name(), cfg.group(), cfg.budgetSeconds());
+                + " = 2 ops; time = median of alternating calls over 2 x %s s%n", device.name(), cfg.group(), cfg.budgetSeconds());
         List<Row> rows = new ArrayList<>();
         try {
             if (cfg.warmupSeconds() > 0) {
@@ -127,9 +128,11 @@ final class QGemmBench {
                             if (note != null) out.println("# " + note);
                             Runnable qCall = () -> execute(device, qPlan, qArgs), sCall = () -> execute(device, sPlan, sArgs);
                             if (check == null) { qCall.run(); check = check(q, qArgs, rnd) + " (" + qPlan.implementation() + ")"; }
-                            // SGEMM timed again beside every row: on a shared machine the load drifts between rows
-                            double sTime = Timing.measure(sCall, cfg.budgetSeconds()).median();
-                            double qTime = Timing.measure(qCall, cfg.budgetSeconds()).median();
+                            // SGEMM timed beside every row, its calls alternating with the low-bit ones: on a shared
+                            // machine the load drifts within seconds, and two back-to-back time boxes gave ratios
+                            // that swung by 30% between runs
+                            double[] times = paired(sCall, qCall, cfg.budgetSeconds());
+                            double sTime = times[0], qTime = times[1];
                             double flops = 2.0 * m * n * k;
                             Row row = new Row(m == 1 ? "qgemv" : "qgemm", "cpu", type, m, n, k, t, flops / qTime * 1e-9, flops / sTime * 1e-9, check);
                             out.printf(Locale.ROOT, LINE, row.op(), row.backend(), row.type(), m + "x" + n + "x" + k, t,
@@ -143,6 +146,46 @@ final class QGemmBench {
                 }
             }
         }
+    }
+
+    /**
+     * Median times of {@code a} and {@code b} from calls alternating a, b, a, b ... Warm-up first: both run until
+     * a call of each is within 25% of the one before (at least a third of the budget, at most three budgets;
+     * a 4096^2 SGEMV first run in the interpreter took 0.3 s, and one call inside a single time box was then
+     * taken as warm), then pairs until the budget is spent twice over and at least three pairs were taken.
+     */
+    static double[] paired(Runnable a, Runnable b, double budgetSeconds) {
+        long budget = (long) (budgetSeconds * 1e9), start = System.nanoTime();
+        long lastA = Long.MAX_VALUE, lastB = Long.MAX_VALUE;
+        boolean settled = false;
+        while (!settled || System.nanoTime() - start < budget / 3) {
+            long ta = time(a), tb = time(b);
+            settled = ta <= lastA + lastA / 4 && tb <= lastB + lastB / 4 && lastA != Long.MAX_VALUE;
+            lastA = ta;
+            lastB = tb;
+            if (System.nanoTime() - start > 3 * budget) break;
+        }
+        List<Long> sa = new ArrayList<>(), sb = new ArrayList<>();
+        start = System.nanoTime();
+        while (sa.size() < 3 || System.nanoTime() - start < 2 * budget) {
+            sa.add(time(a));
+            sb.add(time(b));
+            if (sa.size() >= 10_000 || System.nanoTime() - start > 6 * budget && sa.size() >= 1) break;
+        }
+        return new double[] {median(sa) * 1e-9, median(sb) * 1e-9};
+    }
+
+    private static long time(Runnable r) {
+        long t0 = System.nanoTime();
+        r.run();
+        return System.nanoTime() - t0;
+    }
+
+    private static double median(List<Long> v) {
+        List<Long> s = new ArrayList<>(v);
+        java.util.Collections.sort(s);
+        int n = s.size();
+        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2.0;
     }
 
     static QGemmDesc desc(String type, int m, int n, int k, int group) {

@@ -3,12 +3,14 @@ package dev.kiln.cpu.quant;
 import dev.kiln.cpu.CpuThreads;
 import dev.kiln.cpu.Width;
 import dev.kiln.kernels.desc.QGemmDesc;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 
 /**
  * Binary GEMM ({@link QGemmDesc} B1): acc = k - 2 popcount(a xor b) over the first k bits of each row.
@@ -25,6 +27,7 @@ final class BinaryGemm {
     private BinaryGemm() {}
 
     static final int MB = 64;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfLong W64 = ValueLayout.JAVA_LONG_UNALIGNED;
     private static final ValueLayout.OfInt S32 = ValueLayout.JAVA_INT_UNALIGNED;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
@@ -62,6 +65,10 @@ final class BinaryGemm {
             for (int sl = s0; sl < s1; sl++) {
                 for (int i = i0; i < i1; i += 4) {
                     tile(w, pa, words, i, Math.min(4, i1 - i), pb, sl * nr * words, out);
+                    if (scales == null && i + 4 <= i1 && (sl + 1) * nr <= n) { // whole tile, s32 out: vector epilogue
+                        storeTile(w, out, nr, c, (long) i * n + (long) sl * nr, n, k);
+                        continue;
+                    }
                     for (int r = 0; r < Math.min(4, i1 - i); r++) {
                         for (int q = 0; q < nr && sl * nr + q < n; q++) {
                             int acc = k - 2 * (int) out[r * nr + q];
@@ -92,7 +99,8 @@ final class BinaryGemm {
 
     /**
      * Popcounts of (A row i + r) xor (B row r' of the sliver at pb[bi]) into out[r * nr + r'] for r < rows;
-     * missing A rows repeat the last one.
+     * missing A rows repeat the last one. (Storing k - 2 popcount to C from the registers here instead, through a
+     * helper taking the accumulators, ran 8x slower: the accumulators were boxed.)
      */
     private static void tile(Width w, long[] pa, int words, int i, int rows, long[] pb, int bi, long[] out) {
         VectorSpecies<Long> ls = QSpecies.longs(w);
@@ -142,5 +150,23 @@ final class BinaryGemm {
         c31.intoArray(out, 3 * nr + l);
         c32.intoArray(out, 3 * nr + 2 * l);
         c33.intoArray(out, 3 * nr + 3 * l);
+    }
+
+    /**
+     * The s32 epilogue of a whole 4 x nr tile: k - 2 popcount, narrowed from the long lanes, stored at element
+     * ci of C (row stride n). At k = 1024 (16 words per dot product) the scalar per-element epilogue cost about
+     * as much as the popcounts.
+     */
+    private static void storeTile(Width w, long[] out, int nr, MemorySegment c, long ci, int n, int k) {
+        VectorSpecies<Long> ls = QSpecies.longs(w);
+        VectorSpecies<Integer> is = QSpecies.halfInts(w);
+        int l = ls.length();
+        IntVector kv = IntVector.broadcast(is, k);
+        for (int r = 0; r < 4; r++) {
+            for (int q = 0; q < nr; q += l) {
+                IntVector counts = (IntVector) LongVector.fromArray(ls, out, r * nr + q).convertShape(VectorOperators.L2I, is, 0);
+                kv.sub(counts.lanewise(VectorOperators.LSHL, 1)).intoMemorySegment(c, (ci + (long) r * n + q) * 4, NATIVE);
+            }
+        }
     }
 }

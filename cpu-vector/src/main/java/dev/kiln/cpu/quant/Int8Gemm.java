@@ -16,7 +16,9 @@ import java.nio.ByteOrder;
 
 /**
  * Exact s8 x s8 and u8 x s8 GEMM into s32 ({@link QGemmDesc} S8S8, U8S8), as dot products along k, which is
- * contiguous in both A rows and B rows (B is n x k).
+ * contiguous in both A rows and B rows (B is n x k). From {@link Int8FloatGemm#MIN_M} rows on, calls go to
+ * {@link Int8FloatGemm} (exact f32 on the FMA units: 1.1-1.2x our SGEMM where this class's 2 x 2 tile measured
+ * 0.75-0.85x by thread CPU time, same JVM); this class keeps GEMV and small m ({@link #runS16}).
  *
  * <p>The arithmetic, since the Vector API has no {@code vpmaddwd}/{@code vpdpbusd}: A is widened once to
  * s16 (u8 is stored as a - 128, an s8, and 128 * (row sum of B) is added back at the end); B bytes are
@@ -27,7 +29,8 @@ import java.nio.ByteOrder;
  * Then sum(lo) + sum(hi) = raw - 65535 high (mod 2^32), less the bias per 16-bit lane. Everything is
  * exact modulo 2^32 and the true result fits in s32 (the descriptor limits k), so the result is exact
  * whatever the order, and identical for any thread count. Seven vector operations per two chunks (two
- * multiplies, two s16 adds, a shift, two s32 adds); measured at about the f32 FMA microkernel's rate.
+ * {@code vpmullw}, two {@code vpaddw}, a {@code vpsrld}, two {@code vpaddd}; by op count, as PrintAssembly is not
+ * available here): in a microbenchmark the 2 x 2 tile ran about 0.65x the f32 6 x 32 FMA tile per CPU second.
  *
  * <p>Blocking: A (and B when m &gt;= 2) are first widened to s16 rows zero-padded to a whole number of chunks;
  * tasks are fixed blocks of C ({@link #MB} x {@link #NB}); inside, 2-row slivers of widened A (L1) meet
@@ -59,6 +62,13 @@ final class Int8Gemm {
      */
     static void run(Width w, QGemmDesc d, MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment srcScales,
                     MemorySegment scales) {
+        if (d.m() >= Int8FloatGemm.MIN_M) Int8FloatGemm.run(w, d, a, b, c, srcScales, scales); // GEMM: exact f32 on the FMA units
+        else runS16(w, d, a, b, c, srcScales, scales);
+    }
+
+    /** The s16 formulation for any shape (used for m &lt; {@link Int8FloatGemm#MIN_M}; package-private for tests and speed mains). */
+    static void runS16(Width w, QGemmDesc d, MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment srcScales,
+                       MemorySegment scales) {
         int m = d.m(), n = d.n(), k = d.k();
         boolean unsigned = d.type() == QGemmDesc.QuantType.U8S8;
         int chunk = 2 * QSpecies.shorts(w).length();
@@ -151,7 +161,7 @@ final class Int8Gemm {
         }
     }
 
-    private static void store(MemorySegment c, int i, int j, int n, int acc, int[] bsum, MemorySegment srcScales, MemorySegment scales,
+    static void store(MemorySegment c, int i, int j, int n, int acc, int[] bsum, MemorySegment srcScales, MemorySegment scales,
                               boolean s8) {
         if (bsum != null) acc += 128 * bsum[j];
         long at = (long) i * n + j;

@@ -51,6 +51,12 @@ final class QSpecies {
         return q == 4 ? I512 : q == 2 ? I256 : I128;
     }
 
+    /** Ints of half the width: as many lanes as {@link #longs}, the shape a long-to-int conversion gives. */
+    static VectorSpecies<Integer> halfInts(Width w) {
+        int q = w.bits() >> 7;
+        return q == 4 ? I256 : q == 2 ? I128 : IntVector.SPECIES_64;
+    }
+
     static VectorSpecies<Long> longs(Width w) {
         int q = w.bits() >> 7;
         return q == 4 ? L512 : q == 2 ? L256 : L128;

@@ -57,7 +57,9 @@ public final class VectorQuantize {
         CpuThreads.parallelFor(Math.toIntExact(Math.ceilDiv(count, CHUNK)), t -> {
             long from = (long) t * CHUNK, to = Math.min(count, from + CHUNK);
             int key = RefQuantize.key(d.seed(), from >>> 32);      // a task never crosses a multiple of 2^32
-            for (long i = from; i < to; ) {
+            long start = from;
+            if (QuantBlocks.nibbleGroups(w, d)) start = QuantBlocks.nibbleGroups(w, d, src, dst, from, to, scales, zeros, key);
+            for (long i = start; i < to; ) {
                 long end = Math.min(to, runEnd(d, i, to));
                 int g = RefQuantize.scaleIndex(d, i);
                 span(w, d, src, dst, i, end, scales[g], zeros[g], key);

@@ -87,6 +87,16 @@ class QuantExactTest {
         extreme(d, (byte) 255, (byte) 127);
     }
 
+    /** The f32 path (m >= Int8FloatGemm.MIN_M): several k panels, a partial last one, and k at the s32 limit. */
+    @Test void floatPathIsExactWithExtremeValues() {
+        QGemmDesc panels = QGemmDesc.s8(Int8FloatGemm.MIN_M + 7, 70, 1000, DType.S32);
+        extreme(panels, (byte) -128, (byte) -128); // each panel of 256 sums to 2^22 in f32
+        extreme(panels, (byte) -128, (byte) 127);
+        extreme(QGemmDesc.u8s8(Int8FloatGemm.MIN_M + 1, 67, 1000, DType.S32), (byte) 255, (byte) -128); // panels of 256 x -32640
+        extreme(QGemmDesc.s8(Int8FloatGemm.MIN_M, 5, 131071, DType.S32), (byte) -128, (byte) -128);
+        extreme(QGemmDesc.u8s8(Int8FloatGemm.MIN_M, 3, 65792, DType.S32), (byte) 255, (byte) -128);
+    }
+
     @Test void oneAndTwoThreadsGiveIdenticalBits() {
         Assumptions.assumeTrue(VectorSupport.status().ok(), () -> VectorSupport.status().reason());
         int before = CpuThreads.threads();

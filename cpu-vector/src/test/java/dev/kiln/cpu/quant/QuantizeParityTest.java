@@ -52,6 +52,10 @@ class QuantizeParityTest {
                 list.add(QuantizeDesc.of(mode, q, Shape.of(20, 67)).perChannel(1).stochastic(5).withComputedScales(!given));
             }
         list.add(QuantizeDesc.of(Mode.FAKE, DType.S8, Shape.of(256, 300)).perChannel(0).withSymmetric(false).stochastic(1));
+        // s4 by groups of whole vectors (QuantBlocks.nibbleGroups at 512 bits): one vector per group, and zero points
+        list.add(QuantizeDesc.of(Mode.QUANTIZE, DType.S4, Shape.of(5, 48)).perGroup(16));
+        list.add(QuantizeDesc.of(Mode.DEQUANTIZE, DType.S4, Shape.of(5, 48)).perGroup(16).withComputedScales(false));
+        list.add(QuantizeDesc.of(Mode.QUANTIZE, DType.S4, Shape.of(7, 96)).perGroup(48).withSymmetric(false).stochastic(2));
         for (DType h : new DType[] {DType.F16, DType.BF16}) {
             list.add(new ConvertDesc(DType.F32, h, 70001));
             list.add(new ConvertDesc(h, DType.F32, 70001));
