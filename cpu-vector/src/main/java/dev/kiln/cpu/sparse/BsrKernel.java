@@ -2,7 +2,6 @@ package dev.kiln.cpu.sparse;
 
 import dev.kiln.cpu.Width;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 
@@ -13,37 +12,37 @@ import jdk.incubator.vector.VectorSpecies;
  * eight rows of a block row by two vectors of columns are held in sixteen accumulators while every block of
  * the block row and every column p of the block go by: per step two loads of B (row blockCol*bc+p), eight
  * broadcasts of block values (L1-resident) and sixteen independent FMAs. B traffic is one eighth of CSR's
- * per FMA; as in {@link CsrKernel} the two-vector column panel is the outer loop so B stays in L2. Rows of
- * a block row beyond a multiple of eight, and the column tail, take a one-row path.
+ * per FMA; B is packed in two-vector column panels ({@link PackedPanels}), the outer loop, so a panel stays
+ * in L2 and a block's rows of B are one contiguous run. Rows of a block row beyond a multiple of eight take a
+ * one-row path; the column tail is the packed panel's zero padding, cut off when the tile is written to C.
  */
 final class BsrKernel {
     private BsrKernel() {}
 
-    /** Block rows [R0, R1), columns [j0, j1) of C (m x ldc). */
-    static void blockRows(Width w, int br, int bc, int[] rowPtr, int[] colIdx, float[] values,
-                          float[] b, int ldb, float[] c, int ldc, int R0, int R1, int j0, int j1) {
-        VectorSpecies<Float> s = w.floats();
-        int l = s.length(), j = j0;
-        for (; j + 2 * l <= j1; j += 2 * l)
-            for (int R = R0; R < R1; R++) {
-                int e0 = rowPtr[R], e1 = rowPtr[R + 1], i = 0;
-                for (; i + 8 <= br; i += 8) eightRows(w, br, bc, e0, e1, i, colIdx, values, b, ldb, c, (R * br + i) * ldc + j, ldc, j);
-                for (; i < br; i++) oneRow(w, br, bc, e0, e1, i, colIdx, values, b, ldb, c, (R * br + i) * ldc + j, j, null);
-            }
-        for (; j < j1; j += l) {
-            VectorMask<Float> m = s.indexInRange(j, j1);
-            for (int R = R0; R < R1; R++) {
-                int e0 = rowPtr[R], e1 = rowPtr[R + 1];
-                for (int i = 0; i < br; i++) oneRow(w, br, bc, e0, e1, i, colIdx, values, b, ldb, c, (R * br + i) * ldc + j, j, m);
-            }
+    /** Vectors per row of a packed B panel: two, the width of the eight-row microkernel. */
+    static final int VECTORS = 2;
+
+    /**
+     * Block rows [R0, R1) of S times panel p of the packed B ({@link #VECTORS} vectors wide) into {@code tile}
+     * (row R0 * br + i at i * width): in the packed layout the bc rows of B a block needs are one contiguous run,
+     * and a panel (k rows of two vectors, 512 KB at 512 bits for k = 4096) spans few pages and stays in L2.
+     */
+    static void blockRows(Width w, int br, int bc, int[] rowPtr, int[] colIdx, float[] values, PackedPanels bp, int p, float[] tile,
+                          int R0, int R1) {
+        int width = bp.width, base = bp.base(p);
+        float[] b = bp.data;
+        for (int R = R0; R < R1; R++) {
+            int e0 = rowPtr[R], e1 = rowPtr[R + 1], i = 0, at = (R - R0) * br * width;
+            for (; i + 8 <= br; i += 8) eightRows(w, br, bc, e0, e1, i, colIdx, values, b, base, tile, at + i * width);
+            for (; i < br; i++) oneRow(w, br, bc, e0, e1, i, colIdx, values, b, base, tile, at + i * width);
         }
     }
 
-    /** Rows i..i+7 of the block row, two vectors of columns at j. */
+    /** Rows i..i+7 of the block row, the panel's two vectors. */
     private static void eightRows(Width w, int br, int bc, int e0, int e1, int i, int[] colIdx, float[] values,
-                                  float[] b, int ldb, float[] c, int cAt, int ldc, int j) {
+                                  float[] b, int base, float[] c, int cAt) {
         VectorSpecies<Float> s = w.floats();
-        int lb = s.length();
+        int lb = s.length(), ldb = VECTORS * lb, ldc = ldb; // constants: shifts, not multiplies
         FloatVector z = FloatVector.zero(s);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
         FloatVector c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
@@ -51,7 +50,7 @@ final class BsrKernel {
             int bRow = colIdx[e] * bc;
             int v = (e * br + i) * bc; // value (i, 0) of block e
             for (int p = 0; p < bc; p++) {
-                int o = (bRow + p) * ldb + j, vp = v + p;
+                int o = base + (bRow + p) * ldb, vp = v + p;
                 FloatVector b0 = FloatVector.fromArray(s, b, o), b1 = FloatVector.fromArray(s, b, o + lb);
                 FloatVector x = FloatVector.broadcast(s, values[vp]);
                 c00 = b0.fma(x, c00);
@@ -98,30 +97,22 @@ final class BsrKernel {
         c71.intoArray(c, o + 7 * row + lb);
     }
 
-    /** Row i of the block row: two vectors of columns at j when {@code m} is null, else one vector, lanes of m. */
+    /** Row i of the block row, the panel's two vectors. */
     private static void oneRow(Width w, int br, int bc, int e0, int e1, int i, int[] colIdx, float[] values,
-                               float[] b, int ldb, float[] c, int cAt, int j, VectorMask<Float> m) {
+                               float[] b, int base, float[] c, int cAt) {
         VectorSpecies<Float> s = w.floats();
-        int lb = s.length();
+        int lb = s.length(), ldb = VECTORS * lb;
         FloatVector z = FloatVector.zero(s), a0 = z, a1 = z;
         for (int e = e0; e < e1; e++) {
             int bRow = colIdx[e] * bc, v = (e * br + i) * bc;
             for (int p = 0; p < bc; p++) {
-                int o = (bRow + p) * ldb + j;
+                int o = base + (bRow + p) * ldb;
                 FloatVector x = FloatVector.broadcast(s, values[v + p]);
-                if (m == null) {
-                    a0 = FloatVector.fromArray(s, b, o).fma(x, a0);
-                    a1 = FloatVector.fromArray(s, b, o + lb).fma(x, a1);
-                } else {
-                    a0 = FloatVector.fromArray(s, b, o, m).fma(x, a0);
-                }
+                a0 = FloatVector.fromArray(s, b, o).fma(x, a0);
+                a1 = FloatVector.fromArray(s, b, o + lb).fma(x, a1);
             }
         }
-        if (m == null) {
-            a0.intoArray(c, cAt);
-            a1.intoArray(c, cAt + lb);
-        } else {
-            a0.intoArray(c, cAt, m);
-        }
+        a0.intoArray(c, cAt);
+        a1.intoArray(c, cAt + lb);
     }
 }

@@ -23,17 +23,18 @@ final class HostArrays {
         return out;
     }
 
+    /** As {@link #floats(MemorySegment, long)}, copying into the calling thread's {@code scratch} array (may be longer). */
+    static float[] floats(MemorySegment s, long count, Scratch.Floats scratch) {
+        if (s.heapBase().orElse(null) instanceof float[] f && s.address() == 0 && f.length >= count) return f;
+        float[] out = scratch.get((int) count);
+        MemorySegment.copy(s, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, out, 0, (int) count);
+        return out;
+    }
+
     static int[] ints(MemorySegment s, long count) {
         if (s.heapBase().orElse(null) instanceof int[] a && s.address() == 0 && a.length >= count) return a;
         int[] out = new int[(int) count];
         MemorySegment.copy(s, ValueLayout.JAVA_INT_UNALIGNED, 0, out, 0, (int) count);
-        return out;
-    }
-
-    static byte[] bytes(MemorySegment s, long count) {
-        if (s.heapBase().orElse(null) instanceof byte[] a && s.address() == 0 && a.length >= count) return a;
-        byte[] out = new byte[(int) count];
-        MemorySegment.copy(s, ValueLayout.JAVA_BYTE, 0, out, 0, (int) count);
         return out;
     }
 

@@ -11,25 +11,32 @@ import dev.kiln.kernels.desc.SpmmDesc;
 import dev.kiln.kernels.spi.Support;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * The sparse op families on the CPU, the entry points the CPU device registers: SpMM in CSR ({@link CsrKernel},
  * with a SpMV path for n = 1), BSR ({@link BsrKernel}) and 2:4 ({@link TwoFourKernel}); dense x sparse
- * ({@link DenseSparse}); SDDMM ({@link Sddmm}). Work is split into fixed tasks over {@link CpuThreads} (blocks
- * of rows by blocks of columns, chosen from the shape alone), each output element in exactly one task, so
- * results are bit-identical for any thread count. Index contents are trusted, as everywhere behind the
- * facade; an index out of range fails on the segment's bounds check rather than reading stray memory.
+ * ({@link DenseSparse}); SDDMM ({@link Sddmm}). SpMM (n > 1) runs on B repacked into column panels
+ * ({@link PackedPanels}), each task computing its rows into a tile that is written straight into C. Work is
+ * split into fixed tasks over {@link CpuThreads} (blocks of rows, or of rows by columns, chosen from the shape
+ * alone), each output element in exactly one task, so results are bit-identical for any thread count. Index
+ * contents are trusted, as everywhere behind the facade; an index out of range fails on an array's or the
+ * segment's bounds check rather than reading stray memory.
  */
 public final class VectorSparse {
     private VectorSparse() {}
 
     /**
-     * Rows of C per SpMM task (a multiple of the 2:4 kernel's four-row group): every row of a task reuses the
-     * task's B panel from L2, so more rows means fewer trips to L3 per panel (256 measured ahead of 128).
+     * Rows of C per BSR task and per SpMV task (times four): every row of a task reuses the task's B panel from
+     * L2, so more rows means fewer trips to L3 per panel.
      */
     private static final int ROWS = 256;
-    /** Columns of C per SpMM task: whole two-vector chunks at every width (32 floats at 512 bits). */
-    private static final int COLS = 256;
+    /**
+     * Rows of C per CSR / 2:4 task: each task reads all of the packed B once per call, so more rows means less
+     * B traffic, while the task's copy of its sparse rows (128 x 2048 values of a 2:4 row set: 1 MB) should
+     * stay near the core while it goes past every panel (128 measured ahead of 64 and 256 for CSR, even for 2:4).
+     */
+    private static final int PACKED_ROWS = 128;
 
     /** Yes for every sparse descriptor whose operands fit Java arrays (the kernels work on arrays, see {@link HostArrays}). */
     public static Support supports(OpDesc d) {
@@ -65,44 +72,97 @@ public final class VectorSparse {
 
     private static void spmm(Width w, SpmmDesc d, Args a) {
         int m = d.m(), n = d.n(), k = d.k();
-        float[] values = HostArrays.floats(a.host(Arg.VALUES), d.valueCount()), b = HostArrays.floats(a.host(Arg.B), (long) k * n);
-        MemorySegment cSeg = a.host(Arg.C);
-        long cCount = (long) m * n;
-        float[] c = HostArrays.output(cSeg, cCount);
+        MemorySegment cSeg = a.host(Arg.C), vSeg = a.host(Arg.VALUES);
         switch (d.format()) {
             case CSR -> {
-                int[] rowPtr = HostArrays.ints(a.host(Arg.ROW_PTR), m + 1L), colIdx = HostArrays.ints(a.host(Arg.COL_IDX), d.nnz());
-                if (n == 1)
+                int[] rowPtr = HostArrays.ints(a.host(Arg.ROW_PTR), m + 1L);
+                if (n == 1) {
+                    int[] colIdx = HostArrays.ints(a.host(Arg.COL_IDX), d.nnz());
+                    float[] values = HostArrays.floats(vSeg, d.nnz());
+                    float[] b = HostArrays.floats(a.host(Arg.B), k), c = HostArrays.output(cSeg, m);
                     CpuThreads.parallelFor(blocks(m, 4 * ROWS), t -> CsrKernel.spmv(rowPtr, colIdx, values, b, c, t * 4 * ROWS,
                             Math.min(m, (t + 1) * 4 * ROWS)));
-                else tiles(m, n, ROWS, (r0, r1, j0, j1) -> CsrKernel.rows(w, rowPtr, colIdx, values, b, n, k, c, n, 0, r0, r1, j0, j1));
+                    HostArrays.writeBack(c, cSeg, m);
+                    return;
+                }
+                int kb = CsrKernel.blockRows(m, k, d.nnz());
+                MemorySegment iSeg = a.host(Arg.COL_IDX);
+                PackedPanels bp = PackedPanels.pack(w, CsrKernel.vectors(w, n), a.host(Arg.B), k, n);
+                packedTasks(m, n, bp, cSeg, (r0, r1) -> {
+                    int e0 = rowPtr[r0], count = rowPtr[r1] - e0;
+                    int[] colIdx = TASK_INTS.get(count);
+                    float[] values = TASK_FLOATS.get(count);
+                    MemorySegment.copy(iSeg, ValueLayout.JAVA_INT_UNALIGNED, (long) e0 * Integer.BYTES, colIdx, 0, count);
+                    MemorySegment.copy(vSeg, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) e0 * Float.BYTES, values, 0, count);
+                    int[] split = CsrKernel.splits(rowPtr, colIdx, e0, k, kb, r0, r1);
+                    return (p, tile) -> CsrKernel.panelRows(w, colIdx, values, bp, p, kb, split, tile, r0, r1);
+                });
             }
             case BSR -> {
                 int br = d.blockRows(), bc = d.blockCols();
                 int[] rowPtr = HostArrays.ints(a.host(Arg.ROW_PTR), m / br + 1L), colIdx = HostArrays.ints(a.host(Arg.COL_IDX), d.nnz());
-                tiles(m / br, n, Math.max(1, ROWS / br), (r0, r1, j0, j1) ->
-                        BsrKernel.blockRows(w, br, bc, rowPtr, colIdx, values, b, n, c, n, r0, r1, j0, j1));
+                float[] values = HostArrays.floats(vSeg, d.valueCount(), BSR_VALUES);
+                PackedPanels bp = PackedPanels.pack(w, BsrKernel.VECTORS, a.host(Arg.B), k, n);
+                int blockRowsPerTask = Math.max(1, ROWS / br);
+                packedTasks(m / br, n, blockRowsPerTask, br, bp, cSeg, (R0, R1) -> (p, tile) ->
+                        BsrKernel.blockRows(w, br, bc, rowPtr, colIdx, values, bp, p, tile, R0, R1));
             }
             case TWO_FOUR -> {
-                byte[] meta = HostArrays.bytes(a.host(Arg.META), d.spec(Arg.META).count());
-                tiles(m, n, ROWS, (r0, r1, j0, j1) -> TwoFourKernel.rows(w, k, values, meta, b, n, c, n, r0, r1, j0, j1));
+                MemorySegment mSeg = a.host(Arg.META);
+                PackedPanels bp = PackedPanels.pack(w, TwoFourKernel.vectors(w, n), a.host(Arg.B), k, n);
+                long half = k / 2;
+                packedTasks(m, n, bp, cSeg, (r0, r1) -> {
+                    // the task's values and META (from a multiple of four values, so nibbles keep their place)
+                    int eBase = (int) (r0 * half & ~3L), count = (int) (r1 * half - eBase);
+                    float[] values = TASK_FLOATS.get(count);
+                    int metaBytes = (count + 3) / 4;
+                    byte[] meta = TASK_BYTES.get(metaBytes);
+                    MemorySegment.copy(vSeg, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) eBase * Float.BYTES, values, 0, count);
+                    MemorySegment.copy(mSeg, ValueLayout.JAVA_BYTE, eBase / 4, meta, 0, metaBytes);
+                    return (p, tile) -> TwoFourKernel.rows(w, k, values, meta, eBase, bp, p, tile, r0, r1);
+                });
             }
         }
-        HostArrays.writeBack(c, cSeg, cCount);
     }
 
-    private interface Tile {
-        void run(int r0, int r1, int j0, int j1);
+    /** A task's copy of its sparse rows and its C tile, per thread (see {@link Scratch}). */
+    private static final Scratch.Floats TASK_FLOATS = new Scratch.Floats(), TILE = new Scratch.Floats();
+    private static final Scratch.Ints TASK_INTS = new Scratch.Ints();
+    /** The calling thread's copy of native BSR values (up to the whole matrix: no new array per call). */
+    private static final Scratch.Floats BSR_VALUES = new Scratch.Floats();
+    private static final Scratch.Bytes TASK_BYTES = new Scratch.Bytes();
+
+    /** One task's work on one panel of the packed B, into the task's tile. */
+    private interface PanelWork {
+        void run(int panel, float[] tile);
+    }
+
+    /** Per-task set-up (once for all panels) returning the panel work of rows [r0, r1). */
+    private interface RowTask {
+        PanelWork prepare(int r0, int r1);
+    }
+
+    /**
+     * Fixed tasks of {@link #PACKED_ROWS} rows, each over every panel of B in order: the task's rows are computed
+     * into a tile (rows x panel width, in L2) and the tile's valid columns written to C, so C is written once,
+     * straight into its segment. The split depends on the shape only.
+     */
+    private static void packedTasks(int m, int n, PackedPanels bp, MemorySegment cSeg, RowTask task) {
+        packedTasks(m, n, PACKED_ROWS, 1, bp, cSeg, task);
+    }
+
+    /** As above over {@code units} of {@code unitRows} rows of C each (block rows for BSR), {@code perTask} units per task. */
+    private static void packedTasks(int units, int n, int perTask, int unitRows, PackedPanels bp, MemorySegment cSeg, RowTask task) {
+        CpuThreads.parallelFor(blocks(units, perTask), t -> {
+            int u0 = t * perTask, u1 = Math.min(units, u0 + perTask), rows = (u1 - u0) * unitRows;
+            float[] tile = TILE.get(rows * bp.width);
+            PanelWork work = task.prepare(u0, u1);
+            for (int p = 0; p < bp.panels; p++) {
+                work.run(p, tile);
+                PackedPanels.writeTile(tile, bp.width, cSeg, n, u0 * unitRows, rows, p);
+            }
+        });
     }
 
     private static int blocks(int size, int block) { return (size + block - 1) / block; }
-
-    /** Fixed tasks of {@code rowsPerTask} rows by {@link #COLS} columns, column blocks outermost (tasks running together share B). */
-    private static void tiles(int rows, int n, int rowsPerTask, Tile tile) {
-        int rowBlocks = blocks(rows, rowsPerTask), colBlocks = blocks(n, COLS);
-        CpuThreads.parallelFor(rowBlocks * colBlocks, t -> {
-            int r0 = (t % rowBlocks) * rowsPerTask, j0 = (t / rowBlocks) * COLS;
-            tile.run(r0, Math.min(rows, r0 + rowsPerTask), j0, Math.min(n, j0 + COLS));
-        });
-    }
 }

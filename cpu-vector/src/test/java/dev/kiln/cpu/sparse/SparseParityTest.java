@@ -52,7 +52,10 @@ class SparseParityTest {
         list.add(DsmmDesc.times(70, 37, 300, 300 * 37 / 4));
         list.add(SddmmDesc.of(70, 50, 37, 70 * 50 / 3));          // masked k tail, groups of four and their tail
         list.add(SddmmDesc.transposedInputs(50, 33, 64, 50 * 33 / 2));
-        list.add(SpmmDesc.csr(20, 70, 2100, 2100));               // k over the B panel (CsrKernel.KC): partial sums carried
+        list.add(SpmmDesc.csr(20, 70, 2100, 2100));               // k over a block of B rows (CsrKernel.blockRows): partial sums carried
+        list.add(SpmmDesc.csr(131, 150, 300, 131 * 300 / 3));     // packed: 3 row tasks, 2 panels (the last partial)
+        list.add(SpmmDesc.twoFour(131, 150, 68));                 // packed: 3 tasks, narrow panels at 512 bits, 16-vector ones below
+        list.add(SpmmDesc.twoFour(37, 300, 40));                  // packed: 16-vector panels at every width, the last partial
         list.add(SpmmDesc.twoFour(9, 70, 2052));
         list.add(DsmmDesc.timesTransposed(5, 40, 1500, 40 * 1500 / 20));
         return list;

@@ -3,78 +3,100 @@ package dev.kiln.cpu.sparse;
 import dev.kiln.cpu.CpuThreads;
 import dev.kiln.cpu.VectorSupport;
 import dev.kiln.cpu.Width;
+import dev.kiln.cpu.gemm.VectorGemm;
+import dev.kiln.kernels.Args;
+import dev.kiln.kernels.DType;
+import dev.kiln.kernels.desc.Arg;
+import dev.kiln.kernels.desc.GemmDesc;
+import dev.kiln.kernels.desc.OpDesc;
 import dev.kiln.kernels.sparse.BsrMatrix;
 import dev.kiln.kernels.sparse.CsrMatrix;
 import dev.kiln.kernels.sparse.TwoFourMatrix;
+import dev.kiln.kernels.spi.HostBuffer;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * Not a test: times the SpMM kernels against the dense SGEMM on 4096 x 4096 x 256, interleaved, best of
- * several runs (the figures to compare on a shared machine). Args: sparsity [threads].
+ * Not a test: times the SpMM kernels as the device runs them (native operands through {@link VectorSparse#run})
+ * against the dense SGEMM on 4096 x 4096 x 256, interleaved round by round, and prints medians and bests of
+ * wall time and (one thread) of the calling thread's CPU time, the figures to compare on a shared machine.
+ * Args: sparsity [threads [rounds]].
  */
 public final class SparseSpeedMain {
-    static final int CR = Integer.getInteger("rows", 128);
     public static void main(String[] args) {
         double sp = args.length > 0 ? Double.parseDouble(args[0]) : 0.9;
-        int m = args.length > 2 ? Integer.parseInt(args[2]) : 4096, k = args.length > 3 ? Integer.parseInt(args[3]) : 4096, n = 256;
         CpuThreads.setThreads(args.length > 1 ? Integer.parseInt(args[1]) : 1);
+        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 8, m = 4096, k = 4096, n = 256;
         Width w = VectorSupport.width();
         SplittableRandom r = new SplittableRandom(1);
-        float[] a = new float[m * k], b = new float[k * n], c = new float[m * n];
+        float[] a = new float[m * k], b = new float[k * n];
         boolean[] keep = new boolean[m * k], blocks = new boolean[m * k];
-        for (int i = 0; i < a.length; i++) { a[i] = (float) r.nextDouble(); keep[i] = r.nextDouble() >= sp; }
+        for (int i = 0; i < a.length; i++) { a[i] = (float) (r.nextDouble() * 2 - 1); keep[i] = r.nextDouble() >= sp; }
         for (int bi = 0; bi < m / 16; bi++)
             for (int bj = 0; bj < k / 16; bj++)
-                if (r.nextDouble() >= sp) for (int i = 0; i < 16; i++) java.util.Arrays.fill(blocks, (bi * 16 + i) * k + bj * 16, (bi * 16 + i) * k + bj * 16 + 16, true);
-        for (int i = 0; i < b.length; i++) b[i] = (float) r.nextDouble();
+                if (r.nextDouble() >= sp) for (int i = 0; i < 16; i++) Arrays.fill(blocks, (bi * 16 + i) * k + bj * 16, (bi * 16 + i) * k + bj * 16 + 16, true);
+        for (int i = 0; i < b.length; i++) b[i] = (float) (r.nextDouble() * 2 - 1);
         CsrMatrix csr = CsrMatrix.fromDense(a, m, k, keep);
         BsrMatrix bsr = BsrMatrix.fromDense(a, m, k, 16, 16, blocks);
         TwoFourMatrix tf = TwoFourMatrix.fromDense(a, m, k);
-        int[] rp = csr.rowPtr(), ci = csr.colIdx(), brp = bsr.rowPtr(), bci = bsr.colIdx();
-        float[] va = csr.values(), bva = bsr.values(), tv = tf.values();
-        byte[] tm = tf.meta();
-        Arena arena = Arena.ofShared();
-        MemorySegment ga = arena.allocate(4L * m * k, 64), gb = arena.allocate(4L * k * n, 64), gc = arena.allocate(4L * m * n, 64);
-        dev.kiln.kernels.desc.GemmDesc gd = dev.kiln.kernels.desc.GemmDesc.of(m, n, k);
-        double[] best = {1e9, 1e9, 1e9, 1e9};
-        for (int rep = 0; rep < (args.length > 4 ? Integer.parseInt(args[4]) : 8); rep++) {
-            long t0 = System.nanoTime();
-            dev.kiln.cpu.gemm.VectorGemm.run(w, gd, ga, gb, gc, null);
-            long t1 = System.nanoTime();
-            CpuThreads.parallelFor((m + CR - 1) / CR, t -> CsrKernel.rows(w, rp, ci, va, b, n, k, c, n, 0, t * CR, Math.min(m, t * CR + CR), 0, n));
-            long t2 = System.nanoTime();
-            CpuThreads.parallelFor((m + CR - 1) / CR, t -> TwoFourKernel.rows(w, k, tv, tm, b, n, c, n, t * CR, Math.min(m, t * CR + CR), 0, n));
-            long t3 = System.nanoTime();
-            CpuThreads.parallelFor(m / 128, t -> BsrKernel.blockRows(w, 16, 16, brp, bci, bva, b, n, c, n, t * 8, t * 8 + 8, 0, n));
-            long t4 = System.nanoTime();
-            best[0] = Math.min(best[0], (t1 - t0) / 1e6);
-            best[1] = Math.min(best[1], (t2 - t1) / 1e6);
-            best[2] = Math.min(best[2], (t3 - t2) / 1e6);
-            best[3] = Math.min(best[3], (t4 - t3) / 1e6);
+        HostBuffer nb = floats(b), nc = HostBuffer.allocate(null, DType.F32, (long) m * n), na = floats(a);
+        Args dense = Args.of(Arg.A, na, Arg.B, nb, Arg.C, nc);
+        Args csrArgs = Args.of(Arg.ROW_PTR, ints(csr.rowPtr()), Arg.COL_IDX, ints(csr.colIdx()), Arg.VALUES, floats(csr.values()), Arg.B, nb)
+                .put(Arg.C, nc);
+        Args bsrArgs = Args.of(Arg.ROW_PTR, ints(bsr.rowPtr()), Arg.COL_IDX, ints(bsr.colIdx()), Arg.VALUES, floats(bsr.values()), Arg.B, nb)
+                .put(Arg.C, nc);
+        HostBuffer meta = HostBuffer.allocate(null, DType.U8, tf.meta().length);
+        meta.copyFrom(tf.meta());
+        Args tfArgs = Args.of(Arg.VALUES, floats(tf.values()), Arg.META, meta, Arg.B, nb).put(Arg.C, nc);
+        GemmDesc gd = GemmDesc.of(m, n, k);
+        OpDesc[] descs = {csr.spmmDesc(n), tf.spmmDesc(n), bsr.spmmDesc(n)};
+        Args[] argList = {csrArgs, tfArgs, bsrArgs};
+        String[] names = {"csr", "2:4", "bsr16"};
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        double[][] wall = new double[4][rounds], cpu = new double[4][rounds];
+        for (int rep = 0; rep < rounds; rep++)
+            for (int x = 0; x < 4; x++) {
+                long c0 = mx.getCurrentThreadCpuTime(), t0 = System.nanoTime();
+                if (x == 0) VectorGemm.run(w, gd, na.hostSegment(), nb.hostSegment(), nc.hostSegment(), null);
+                else VectorSparse.run(w, descs[x - 1], argList[x - 1]);
+                wall[x][rep] = (System.nanoTime() - t0) / 1e6;
+                cpu[x][rep] = (mx.getCurrentThreadCpuTime() - c0) / 1e6;
+            }
+        System.out.printf("sparsity %.2f, %d threads, %d rounds (after the first), ms median/best wall, median cpu of this thread:%n", sp,
+                CpuThreads.threads(), rounds - 1);
+        double dm = median(wall[0]), dc = median(cpu[0]);
+        for (int x = 0; x < 4; x++) {
+            String name = x == 0 ? "dense" : names[x - 1];
+            System.out.printf("  %-6s %8.1f %8.1f %8.1f   ratio wall %.2f  cpu %.2f%n", name, median(wall[x]), best(wall[x]), median(cpu[x]),
+                    dm / median(wall[x]), dc / median(cpu[x]));
         }
-        // the whole path as the device runs it: native operands through VectorSparse.run (copies into arrays included)
-        dev.kiln.kernels.spi.HostBuffer nb = dev.kiln.kernels.spi.HostBuffer.allocate(null, dev.kiln.kernels.DType.F32, (long) k * n),
-                nc = dev.kiln.kernels.spi.HostBuffer.allocate(null, dev.kiln.kernels.DType.F32, (long) m * n),
-                nr = dev.kiln.kernels.spi.HostBuffer.allocate(null, dev.kiln.kernels.DType.S32, m + 1L),
-                ni = dev.kiln.kernels.spi.HostBuffer.allocate(null, dev.kiln.kernels.DType.S32, csr.nnz()),
-                nv = dev.kiln.kernels.spi.HostBuffer.allocate(null, dev.kiln.kernels.DType.F32, csr.nnz());
-        nb.copyFrom(b);
-        nr.copyFrom(rp);
-        ni.copyFrom(ci);
-        nv.copyFrom(va);
-        dev.kiln.kernels.Args na = dev.kiln.kernels.Args.of(dev.kiln.kernels.desc.Arg.ROW_PTR, nr, dev.kiln.kernels.desc.Arg.COL_IDX, ni,
-                dev.kiln.kernels.desc.Arg.VALUES, nv, dev.kiln.kernels.desc.Arg.B, nb).put(dev.kiln.kernels.desc.Arg.C, nc);
-        double[] full = new double[8];
-        for (int rep = 0; rep < full.length; rep++) {
-            long t0 = System.nanoTime();
-            VectorSparse.run(w, csr.spmmDesc(n), na);
-            full[rep] = (System.nanoTime() - t0) / 1e6;
-        }
-        System.out.println("csr through VectorSparse.run, native operands, ms: " + java.util.Arrays.toString(full));
-        System.out.printf("sparsity %.2f best ms: dense %.1f  csr %.1f (x%.2f)  2:4 %.1f (x%.2f)  bsr16 %.1f (x%.2f)%n", sp, best[0],
-                best[1], best[0] / best[1], best[2], best[0] / best[2], best[3], best[0] / best[3]);
+    }
+
+    private static double median(double[] v) {
+        double[] s = Arrays.copyOfRange(v, 1, v.length);
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    private static double best(double[] v) { return Arrays.stream(v, 1, v.length).min().orElse(0); }
+
+    /** -Dheap=true: operands as heap arrays (no per-call copies), to see the kernels alone. */
+    private static final boolean HEAP = Boolean.getBoolean("heap");
+
+    private static HostBuffer floats(float[] v) {
+        if (HEAP) return HostBuffer.wrap(v);
+        HostBuffer h = HostBuffer.allocate(null, DType.F32, v.length);
+        h.copyFrom(v);
+        return h;
+    }
+
+    private static HostBuffer ints(int[] v) {
+        if (HEAP) return HostBuffer.wrap(v);
+        HostBuffer h = HostBuffer.allocate(null, DType.S32, v.length);
+        h.copyFrom(v);
+        return h;
     }
 }
