@@ -15,7 +15,9 @@ import java.nio.ByteOrder;
 /**
  * Direct depthwise convolution (regular, groups == c, so each output channel o reads the one input channel
  * o / (k/c)): im2col would copy each input r*s times to multiply by a single weight, so these loops run over
- * output rows instead, vectorised along the row when strideW == 1 (scalar otherwise). Tasks: one output
+ * output rows instead, vectorised along the row when strideW == 1 (scalar otherwise). 3x3 kernels with
+ * strideW == 1 (backward-data also strideH == 1 and multiplier 1) go to {@link Depthwise3x3}, which keeps
+ * the output vector and the taps in registers; the row loops here serve the other shapes. Tasks: one output
  * plane (forward), one input plane (backward-data), one output channel over all images (backward-weights,
  * images in order), so each output element belongs to one task and results do not depend on the thread
  * count. Accumulation is f32 with FMA, taps in (ry, sx) order.
@@ -32,11 +34,21 @@ final class VectorDepthwise {
 
     static void run(Width w, ConvDesc d, Args a) {
         ConvGeom g = ConvGeom.of(d);
+        boolean taps3 = g.r() == 3 && g.s() == 3 && g.sw() == 1;
         switch (d.pass()) {
-            case FORWARD -> forward(w, g, a.host(Arg.SRC), a.host(Arg.WEIGHTS), a.host(Arg.DST), d.bias() ? a.host(Arg.BIAS) : null);
-            case BACKWARD_DATA -> data(w, g, a.host(Arg.DIFF_DST), a.host(Arg.WEIGHTS), a.host(Arg.DIFF_SRC));
+            case FORWARD -> {
+                MemorySegment bias = d.bias() ? a.host(Arg.BIAS) : null;
+                if (taps3) Depthwise3x3.forward(w, g, a.host(Arg.SRC), a.host(Arg.WEIGHTS), a.host(Arg.DST), bias);
+                else forward(w, g, a.host(Arg.SRC), a.host(Arg.WEIGHTS), a.host(Arg.DST), bias);
+            }
+            case BACKWARD_DATA -> {
+                if (taps3 && g.sh() == 1 && g.cyg() == 1)
+                    Depthwise3x3.data(w, g, a.host(Arg.DIFF_DST), a.host(Arg.WEIGHTS), a.host(Arg.DIFF_SRC));
+                else data(w, g, a.host(Arg.DIFF_DST), a.host(Arg.WEIGHTS), a.host(Arg.DIFF_SRC));
+            }
             case BACKWARD_WEIGHTS -> {
-                weights(w, g, a.host(Arg.SRC), a.host(Arg.DIFF_DST), a.host(Arg.DIFF_WEIGHTS));
+                if (taps3) Depthwise3x3.weights(w, g, a.host(Arg.SRC), a.host(Arg.DIFF_DST), a.host(Arg.DIFF_WEIGHTS));
+                else weights(w, g, a.host(Arg.SRC), a.host(Arg.DIFF_DST), a.host(Arg.DIFF_WEIGHTS));
                 if (d.bias()) VectorConv.biasGrad(w, d.n(), d.k(), d.p() * d.q(), a.host(Arg.DIFF_DST), a.host(Arg.DIFF_BIAS));
             }
         }

@@ -10,6 +10,9 @@ import dev.kiln.kernels.desc.PoolDesc.PoolKind;
 import dev.kiln.kernels.desc.PoolDesc;
 import dev.kiln.kernels.spi.Support;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -20,9 +23,11 @@ import java.nio.ByteOrder;
  * channel). Windows are clipped to the input once per output row and column, so padding never takes part
  * and the max is the first in-bounds element in row-major window order strictly greater than those before
  * it, exactly as the reference (INDICES = y*w+x within the plane). Tasks are fixed runs of whole planes and
- * backward passes own their input planes (zeroed, then added to in output order), so results do not depend
- * on the thread count. Average forward sums each window row with vector lanes when it is wide enough;
- * the rest is scalar, as pooling windows are small and the passes are bound by memory traffic.
+ * backward passes own their input planes (zeroed, then added to in output order; written once where the
+ * windows tile the plane), so results do not depend on the thread count. Forward computes a vector of
+ * outputs at a time wherever the windows lie inside the plane (see {@link #forward}), the padded borders
+ * one by one; average backward with tiling windows writes dX directly; the other backward passes are
+ * scalar scatters.
  */
 public final class VectorPool {
     private VectorPool() {}
@@ -44,95 +49,176 @@ public final class VectorPool {
         MemorySegment dy = fwd ? null : a.host(Arg.DIFF_DST), dx = fwd ? null : a.host(Arg.DIFF_SRC);
         CpuThreads.parallelFor(Math.ceilDiv(planes, per), task -> {
             for (int pl = task * per; pl < Math.min(planes, (task + 1) * per); pl++) {
-                if (fwd && max) maxForward(d, src, dst, idx, pl);
-                else if (fwd) avgForward(w, d, src, dst, pl);
+                if (fwd) forward(w, d, src, dst, idx, pl, max);
                 else if (max) maxBackward(d, dy, idx, dx, pl);
+                else if (tiles(d)) avgBackwardTiled(w, d, dy, dx, pl);
                 else avgBackward(d, dy, dx, pl);
             }
         });
     }
 
-    private static void maxForward(PoolDesc d, MemorySegment src, MemorySegment dst, MemorySegment idx, int pl) {
-        int p = d.p(), q = d.q(), h = d.h(), w = d.w();
-        if (d.kh() == 2 && d.kw() == 2 && d.padH() == 0 && d.padW() == 0) { // the CNN's 2x2: no clipping, four loads
-            maxForward2x2(src, dst, idx, pl, p, q, h, w, d.strideH(), d.strideW());
-            return;
+    /** Per-thread scratch: the kh input rows of one output row, split by column phase, and the winners' taps. */
+    private static final class Scratch {
+        float[][] rows = new float[0][];
+        float[] pick = new float[0];
+        /** Per tap t (row-major): its window row, and its offset in that row's split scratch. */
+        int[] tapRow = new int[0], tapAt = new int[0];
+
+        Scratch fit(int kh, int kw, int sw, int stride, int q) {
+            if (rows.length < kh || rows[0].length < sw * stride) rows = new float[kh][sw * stride];
+            if (pick.length < q) pick = new float[q];
+            if (tapRow.length < kh * kw) {
+                tapRow = new int[kh * kw];
+                tapAt = new int[kh * kw];
+            }
+            for (int t = 0; t < kh * kw; t++) { // divisions once per plane, not per vector
+                int sx = t % kw;
+                tapRow[t] = t / kw;
+                tapAt[t] = (sx % sw) * stride + sx / sw;
+            }
+            return this;
         }
-        long in0 = (long) pl * h * w, out = (long) pl * p * q;
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /**
+     * One plane. Output columns whose windows lie wholly inside the plane (all but the padded borders) are
+     * done a vector of outputs at a time: the window's kh input rows are copied once per output row into
+     * scratch split by column phase (column k*strideW + phase - padW at phase*stride + k), so tap (ry, sx) of
+     * lane ox is {@code rows[ry][(sx % strideW)*stride + ox + sx/strideW]}, a contiguous load for any stride. Max
+     * compares the taps in row-major order with "strictly greater" (NaN never wins, as in the reference) and
+     * keeps the winning tap per lane; borders and planes narrower than a vector use {@link #forwardOne}.
+     */
+    private static void forward(Width wd, PoolDesc d, MemorySegment src, MemorySegment dst, MemorySegment idx, int pl, boolean max) {
+        int p = d.p(), q = d.q(), h = d.h(), w = d.w(), sh = d.strideH(), sw = d.strideW(), kh = d.kh(), kw = d.kw();
+        int oxLo = Math.min(q, Math.ceilDiv(d.padW(), sw)), oxHi = Math.max(oxLo, Math.min(q, Math.floorDiv(w - kw + d.padW(), sw) + 1));
+        int oyLo = Math.min(p, Math.ceilDiv(d.padH(), sh)), oyHi = Math.max(oyLo, Math.min(p, Math.floorDiv(h - kh + d.padH(), sh) + 1));
+        boolean vector = oxHi - oxLo >= wd.floats().length();
+        // phase k runs [0, span) at k*stride; the vector split writes up to a vector past span
+        int span = oxHi + (kw - 1) / sw, stride = span + wd.floats().length();
+        Scratch s = vector ? SCRATCH.get().fit(kh, kw, sw, stride, q) : null;
+        long in0 = (long) pl * h * w, out0 = (long) pl * p * q;
         for (int oy = 0; oy < p; oy++) {
-            int y0 = oy * d.strideH() - d.padH(), ya = Math.max(0, y0), yb = Math.min(h, y0 + d.kh());
-            for (int ox = 0; ox < q; ox++, out++) {
-                int x0 = ox * d.strideW() - d.padW(), xa = Math.max(0, x0), xb = Math.min(w, x0 + d.kw());
-                int best = ya * w + xa;
-                float bestV = src.getAtIndex(F, in0 + best);
-                for (int y = ya; y < yb; y++) {
-                    long row = in0 + (long) y * w;
-                    for (int x = y == ya ? xa + 1 : xa; x < xb; x++) {
-                        float v = src.getAtIndex(F, row + x);
-                        boolean gt = v > bestV; // select, not branch: random data mispredicts half the time
-                        best = gt ? y * w + x : best;
-                        bestV = gt ? v : bestV;
-                    }
+            long out = out0 + (long) oy * q;
+            if (!vector || oy < oyLo || oy >= oyHi) {
+                for (int ox = 0; ox < q; ox++) forwardOne(d, max, src, dst, idx, in0, out + ox, oy, ox);
+                continue;
+            }
+            for (int ox = 0; ox < oxLo; ox++) forwardOne(d, max, src, dst, idx, in0, out + ox, oy, ox);
+            int y0 = oy * sh - d.padH();
+            for (int ry = 0; ry < kh; ry++) splitRow(wd, src, in0 + (long) (y0 + ry) * w, w, sw, d.padW(), oxLo, span, stride, s.rows[ry]);
+            if (max) {
+                maxInterior(wd, kh * kw, s, oxLo, oxHi, dst, out);
+                for (int ox = oxLo, x0 = oxLo * sw - d.padW(); ox < oxHi; ox++, x0 += sw) {
+                    int t = (int) s.pick[ox], ry = s.tapRow[t];
+                    idx.setAtIndex(I, out + ox, (y0 + ry) * w + x0 + t - ry * kw);
                 }
-                dst.setAtIndex(F, out, bestV);
-                idx.setAtIndex(I, out, best);
+            } else {
+                avgInterior(wd, kh * kw, s, oxLo, oxHi, (float) kh * kw, dst, out);
             }
+            for (int ox = oxHi; ox < q; ox++) forwardOne(d, max, src, dst, idx, in0, out + ox, oy, ox);
         }
     }
 
-    /** Unpadded 2x2 windows (always inside the plane): the general loop's order and ties, unrolled. */
-    private static void maxForward2x2(MemorySegment src, MemorySegment dst, MemorySegment idx, int pl, int p, int q, int h, int w,
-                                      int sh, int sw) {
-        long in0 = (long) pl * h * w, out = (long) pl * p * q;
-        for (int oy = 0; oy < p; oy++) {
-            int y = oy * sh;
-            long r0 = in0 + (long) y * w, r1 = r0 + w;
-            for (int ox = 0, x = 0; ox < q; ox++, out++, x += sw) {
-                float v0 = src.getAtIndex(F, r0 + x), v1 = src.getAtIndex(F, r0 + x + 1);
-                float v2 = src.getAtIndex(F, r1 + x), v3 = src.getAtIndex(F, r1 + x + 1);
-                int best = y * w + x;
-                float bestV = v0;
-                boolean gt = v1 > bestV;
-                best = gt ? y * w + x + 1 : best;
-                bestV = gt ? v1 : bestV;
-                gt = v2 > bestV;
-                best = gt ? (y + 1) * w + x : best;
-                bestV = gt ? v2 : bestV;
-                gt = v3 > bestV;
-                best = gt ? (y + 1) * w + x + 1 : best;
-                bestV = gt ? v3 : bestV;
-                dst.setAtIndex(F, out, bestV);
-                idx.setAtIndex(I, out, best);
-            }
+    /**
+     * buf[phase*stride + k] = row[k*sw + phase - pad] for k in [from, span), where that column exists (for
+     * sw = 2, also some columns past the row's end, which nothing reads). Stride 2, the common pooling
+     * stride, splits two vectors at a time into even and odd lanes with two-vector permutes, where those
+     * loads stay inside the tensor (all rows but the tensor's last). The choice is made here, not inside the
+     * vector loop: a rarely taken branch there made C2 deoptimise and recompile that loop again and again
+     * (measured 5x slower in about half the runs).
+     */
+    private static void splitRow(Width wd, MemorySegment src, long row, int w, int sw, int pad, int from, int span, int stride,
+                                 float[] buf) {
+        if (sw == 1) MemorySegment.copy(src, F, (row + from - pad) * 4, buf, from, span - from);
+        else if (sw == 2 && (row + 2L * (span + wd.floats().length()) - pad) * 4 <= src.byteSize())
+            splitTwo(wd, src, row - pad, from, span, stride, buf);
+        else
+            for (int k = from; k < span; k++)
+                for (int ph = 0; ph < sw; ph++) {
+                    int col = k * sw + ph - pad;
+                    if (col >= 0 && col < w) buf[ph * stride + k] = src.getAtIndex(F, row + col);
+                }
+    }
+
+    /** buf[k] = src[at + 2k], buf[stride + k] = src[at + 2k + 1] for k in [from, span) (a vector further at most). */
+    private static void splitTwo(Width wd, MemorySegment src, long at, int from, int span, int stride, float[] buf) {
+        var sp = wd.floats();
+        int l = sp.length();
+        FloatVector even = FloatVector.zero(sp).addIndex(2), odd = even.add(1f);
+        for (int k = from; k < span; k += l) {
+            long byteAt = (at + 2L * k) * 4;
+            FloatVector a = FloatVector.fromMemorySegment(sp, src, byteAt, NATIVE);
+            FloatVector b = FloatVector.fromMemorySegment(sp, src, byteAt + 4L * l, NATIVE);
+            even.selectFrom(a, b).intoArray(buf, k);
+            odd.selectFrom(a, b).intoArray(buf, stride + k);
         }
     }
 
-    private static void avgForward(Width wd, PoolDesc d, MemorySegment src, MemorySegment dst, int pl) {
-        int p = d.p(), q = d.q(), h = d.h(), w = d.w();
-        long in0 = (long) pl * h * w, out = (long) pl * p * q;
-        for (int oy = 0; oy < p; oy++) {
-            int y0 = oy * d.strideH() - d.padH(), ya = Math.max(0, y0), yb = Math.min(h, y0 + d.kh());
-            for (int ox = 0; ox < q; ox++, out++) {
-                int x0 = ox * d.strideW() - d.padW(), xa = Math.max(0, x0), xb = Math.min(w, x0 + d.kw());
-                float sum = 0;
-                for (int y = ya; y < yb; y++) sum += rowSum(wd, src, in0 + (long) y * w + xa, xb - xa);
-                float div = d.countPadding() ? (float) d.kh() * d.kw() : (float) (yb - ya) * (xb - xa);
-                dst.setAtIndex(F, out, sum / div);
+    /** Max over the windows of output columns [lo, hi) (hi - lo >= one vector), winning taps into pick. */
+    private static void maxInterior(Width wd, int taps, Scratch s, int lo, int hi, MemorySegment dst, long out) {
+        var sp = wd.floats();
+        int l = sp.length();
+        float[][] rows = s.rows;
+        int[] tapRow = s.tapRow, tapAt = s.tapAt;
+        for (int ox = lo; ox < hi; ox += l) {
+            int o = Math.min(ox, hi - l); // the last vector overlaps the one before instead of running past the interior
+            FloatVector best = FloatVector.fromArray(sp, rows[0], o), tap = FloatVector.zero(sp);
+            for (int t = 1; t < taps; t++) {
+                FloatVector v = FloatVector.fromArray(sp, rows[tapRow[t]], tapAt[t] + o);
+                VectorMask<Float> gt = v.compare(VectorOperators.GT, best);
+                best = best.blend(v, gt);
+                tap = tap.blend(t, gt);
             }
+            best.intoMemorySegment(dst, (out + o) * 4, NATIVE);
+            tap.intoArray(s.pick, o);
         }
     }
 
-    private static float rowSum(Width w, MemorySegment seg, long at, int count) {
-        var sp = w.floats();
-        int l = sp.length(), i = 0;
-        float s = 0;
-        if (count >= l) {
-            FloatVector acc = FloatVector.zero(sp);
-            for (; i <= count - l; i += l) acc = acc.add(FloatVector.fromMemorySegment(sp, seg, (at + i) * 4, NATIVE));
-            s = Lanes.sum(acc);
+    /** Window sums (row-major) over div for output columns [lo, hi) (hi - lo >= one vector). */
+    private static void avgInterior(Width wd, int taps, Scratch s, int lo, int hi, float div, MemorySegment dst, long out) {
+        var sp = wd.floats();
+        int l = sp.length();
+        float[][] rows = s.rows;
+        int[] tapRow = s.tapRow, tapAt = s.tapAt;
+        for (int ox = lo; ox < hi; ox += l) {
+            int o = Math.min(ox, hi - l);
+            FloatVector sum = FloatVector.fromArray(sp, rows[0], o);
+            for (int t = 1; t < taps; t++) {
+                sum = sum.add(FloatVector.fromArray(sp, rows[tapRow[t]], tapAt[t] + o));
+            }
+            sum.div(div).intoMemorySegment(dst, (out + o) * 4, NATIVE);
         }
-        for (; i < count; i++) s += seg.getAtIndex(F, at + i);
-        return s;
+    }
+
+    /** One output element, its window clipped to the plane. */
+    private static void forwardOne(PoolDesc d, boolean max, MemorySegment src, MemorySegment dst, MemorySegment idx, long in0, long out,
+                                   int oy, int ox) {
+        int h = d.h(), w = d.w();
+        int y0 = oy * d.strideH() - d.padH(), ya = Math.max(0, y0), yb = Math.min(h, y0 + d.kh());
+        int x0 = ox * d.strideW() - d.padW(), xa = Math.max(0, x0), xb = Math.min(w, x0 + d.kw());
+        if (max) {
+            int best = ya * w + xa;
+            float bestV = src.getAtIndex(F, in0 + best);
+            for (int y = ya; y < yb; y++) {
+                long row = in0 + (long) y * w;
+                for (int x = y == ya ? xa + 1 : xa; x < xb; x++) {
+                    float v = src.getAtIndex(F, row + x);
+                    boolean gt = v > bestV; // select, not branch: random data mispredicts half the time
+                    best = gt ? y * w + x : best;
+                    bestV = gt ? v : bestV;
+                }
+            }
+            dst.setAtIndex(F, out, bestV);
+            idx.setAtIndex(I, out, best);
+        } else {
+            float sum = 0;
+            for (int y = ya; y < yb; y++)
+                for (int x = xa; x < xb; x++) sum += src.getAtIndex(F, in0 + (long) y * w + x);
+            float div = d.countPadding() ? (float) d.kh() * d.kw() : (float) (yb - ya) * (xb - xa);
+            dst.setAtIndex(F, out, sum / div);
+        }
     }
 
     private static void maxBackward(PoolDesc d, MemorySegment dy, MemorySegment idx, MemorySegment dx, int pl) {
@@ -141,6 +227,43 @@ public final class VectorPool {
         for (long o = out0; o < out0 + outPlane; o++) {
             long at = in0 + idx.getAtIndex(I, o);
             dx.setAtIndex(F, at, dx.getAtIndex(F, at) + dy.getAtIndex(F, o));
+        }
+    }
+
+    /** Windows that tile the plane without overlap or padding (the usual 2x2 stride 2). */
+    private static boolean tiles(PoolDesc d) {
+        return d.strideH() == d.kh() && d.strideW() == d.kw() && d.padH() == 0 && d.padW() == 0;
+    }
+
+    /**
+     * Average backward for tiling windows: every dX element gets exactly one window's dy / (kh*kw) (or none,
+     * past the last window), so each is written once instead of zeroed and added to. Width-2 windows repeat
+     * each gradient twice along a vector with one permute.
+     */
+    private static void avgBackwardTiled(Width wd, PoolDesc d, MemorySegment dy, MemorySegment dx, int pl) {
+        int p = d.p(), q = d.q(), h = d.h(), w = d.w(), kh = d.kh(), kw = d.kw();
+        long in0 = (long) pl * h * w, out = (long) pl * p * q;
+        var sp = wd.floats();
+        int l = sp.length();
+        if (p * kh < h || q * kw < w) dx.asSlice(in0 * 4, (long) h * w * 4).fill((byte) 0); // ragged edge: no window there
+        Scratch s = SCRATCH.get().fit(1, 1, 1, q + l, 0);
+        float[] g = s.rows[0];
+        double div = (double) kh * kw;
+        VectorShuffle<Float> twice = kw == 2 && 2 * q >= l ? VectorShuffle.fromOp(sp, i -> i / 2) : null;
+        for (int oy = 0; oy < p; oy++, out += q) {
+            for (int ox = 0; ox < q; ox++) g[ox] = (float) (dy.getAtIndex(F, out + ox) / div);
+            for (int r = 0; r < kh; r++) {
+                long row = in0 + (long) (oy * kh + r) * w;
+                if (twice != null) {
+                    for (int x = 0; x < 2 * q; x += l) {
+                        int o = Math.min(x, 2 * q - l); // the last vector overlaps the one before (same values)
+                        FloatVector.fromArray(sp, g, o / 2).rearrange(twice).intoMemorySegment(dx, (row + o) * 4, NATIVE);
+                    }
+                } else {
+                    for (int ox = 0; ox < q; ox++)
+                        for (int sx = 0; sx < kw; sx++) dx.setAtIndex(F, row + ox * kw + sx, g[ox]);
+                }
+            }
         }
     }
 

@@ -41,7 +41,16 @@ class ConvParityTest {
                 ConvDesc.conv2d(2, 12, 11, 9, 18, 3, 3, 1, 1).withGroups(3),
                 ConvDesc.conv2d(2, 8, 15, 17, 24, 3, 3, 1, 1).withGroups(8),   // depthwise, multiplier 3
                 ConvDesc.conv2d(2, 10, 9, 9, 7, 4, 4, 2, 1).asTransposed(1, 0),
-                ConvDesc.conv1d(3, 40, 70, 24, 5, 1, 2, 1, 1));
+                ConvDesc.conv1d(3, 40, 70, 24, 5, 1, 2, 1, 1),
+                // depthwise 3x3 (Depthwise3x3): the bench's 28x28 (two vectors a row at 512 bits, the last partial),
+                // rows of 1 and of 37 (three vectors, many at 128), vertical stride 2 with horizontal dilation 2 and
+                // unequal padding, padding past the kernel; then 5x5 and stride 2 across, which keep the row loop
+                ConvDesc.conv2d(2, 16, 28, 28, 16, 3, 3, 1, 1).withGroups(16),
+                new ConvDesc(1, 5, 11, 37, 5, 3, 3, 2, 1, 0, 2, 1, 2, 5, false, 0, 0, ConvPass.FORWARD, false),
+                ConvDesc.conv2d(3, 4, 6, 1, 4, 3, 3, 1, 1).withGroups(4),
+                ConvDesc.conv2d(2, 6, 5, 9, 6, 3, 3, 1, 3).withGroups(6),
+                ConvDesc.conv2d(2, 6, 10, 10, 6, 5, 5, 1, 2).withGroups(6),
+                ConvDesc.conv2d(2, 6, 13, 13, 6, 3, 3, 2, 1).withGroups(6));
         List<ConvDesc> list = new ArrayList<>();
         for (ConvDesc d : base)
             for (ConvPass pass : ConvPass.values()) list.add(d.withPass(pass).withBias(pass != ConvPass.BACKWARD_DATA));
@@ -74,6 +83,14 @@ class ConvParityTest {
             for (Pass pass : Pass.values()) {
                 pools.add(PoolDesc.of(kind, 2, 3, 28, 27, 2, 2, 0).withPass(pass));
                 pools.add(PoolDesc.of(kind, 1, 2, 9, 11, 2, 1, 0).withPass(pass));
+                // rows wide enough for VectorPool's vector interior at every width (q >= 16 at 512 bits): strides
+                // 1, 2 (the split by two-vector permutes, its last-row fallback) and 3 (split element by element),
+                // padded borders, average with and without the padding counted
+                pools.add(PoolDesc.of(kind, 2, 3, 37, 75, 2, 2, 0).withPass(pass));
+                pools.add(new PoolDesc(kind, 2, 2, 21, 70, 3, 3, 2, 2, 1, 1, false, pass));
+                pools.add(new PoolDesc(kind, 1, 3, 9, 41, 3, 3, 1, 1, 1, 1, true, pass));
+                pools.add(new PoolDesc(kind, 1, 2, 8, 100, 2, 3, 2, 3, 1, 1, false, pass));
+                pools.add(PoolDesc.of(kind, 2, 2, 10, 11, 3, 3, 0).withPass(pass)); // tiling 3x3 windows, ragged edges
             }
         add(tests, device, ConvImpls.pool(w), pools, 1900);
         return tests.stream();

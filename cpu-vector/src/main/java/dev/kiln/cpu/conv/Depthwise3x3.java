@@ -1,0 +1,345 @@
+package dev.kiln.cpu.conv;
+
+import dev.kiln.cpu.CpuThreads;
+import dev.kiln.cpu.Lanes;
+import dev.kiln.cpu.Width;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Depthwise 3x3 convolutions with unit horizontal stride (any vertical stride, padding and dilation), the
+ * MobileNet-style layer, at memory speed: the nine taps are broadcast into registers once per plane, and each
+ * vector of output columns is summed in a register from nine shifted loads of three input rows, then stored
+ * once. The general row loop in {@link VectorDepthwise} instead streams a row accumulator through memory for
+ * every tap (nine loads and stores per output vector) and re-derives the tap's column range each time.
+ *
+ * <p>Padding: out-of-plane rows are skipped; columns outside the row are loaded anyway (unmasked full
+ * vectors, from the neighbouring row or plane) and zeroed with a blend under a lane mask computed once per
+ * vector of columns and plane, so they add 0 * tap (a NaN only where a tap itself is infinite or NaN; the
+ * reference skips them). Not masked loads: C2 compiled those about 2x slower than load + blend here, and
+ * not a padded copy of the plane (an earlier attempt measured 0.41x the row loop). A plane whose vectors
+ * would reach past either end of the tensor (the first and last plane at most) is done element by element
+ * in the same FMA order, see {@link Plane#vectorSafe}.
+ *
+ * <p>Tasks and order: forward and backward-data own one output plane; backward-weights owns (image group,
+ * channel block) with nine vector accumulators per channel, reduced in lane order and then over the fixed
+ * image groups in order, so every result is the same for any thread count.
+ */
+final class Depthwise3x3 {
+    private Depthwise3x3() {}
+
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
+    /**
+     * One plane-to-plane correlation: {@code dst[i][j] = sum over (ry, sx) of k[ry][sx] *
+     * src[i*sh + offY + ry*dh][j + offX + sx*dw]}, zero outside src.
+     */
+    private record Plane(int sH, int sW, int dH, int dW, int sh, int offY, int dh, int offX, int dw) {
+        /**
+         * Whether every vector load (l lanes, from src element s0) and store (to dst element d0) of this plane
+         * lies inside its tensor. Unmasked loads need it; masked ones would take the Vector API's per-lane Java
+         * path there, and once C2 had seen that path it boxed the loop's vectors (measured about 5x slower).
+         * Such planes, the first and last of a tensor at most, go to {@link #scalar} instead.
+         */
+        boolean vectorSafe(int l, long s0, long srcLen, long d0, long dstLen) {
+            long lastJ = (long) (dW - 1) / l * l;
+            return s0 + Math.min(0, offX) >= 0 && s0 + (long) (sH - 1) * sW + lastJ + offX + 2L * dw + l <= srcLen
+                    && d0 + (long) (dH - 1) * dW + lastJ + l <= dstLen;
+        }
+
+        /** The vector loop's sums element by element (same FMA order, so the same bits). */
+        void scalar(MemorySegment src, long s0, MemorySegment dst, long d0, MemorySegment wt, long k0, boolean turned, float b0) {
+            for (int i = 0; i < dH; i++)
+                for (int j = 0; j < dW; j++) {
+                    float acc = 0;
+                    for (int ry = 0; ry < 3; ry++) {
+                        int r = i * sh + offY + ry * dh;
+                        if (r < 0 || r >= sH) continue;
+                        for (int sx = 0; sx < 3; sx++) {
+                            int c = j + offX + sx * dw, t = ry * 3 + sx;
+                            float v = c < 0 || c >= sW ? 0f : src.getAtIndex(F, s0 + (long) r * sW + c);
+                            acc = Math.fma(v, wt.getAtIndex(F, k0 + (turned ? 8 - t : t)), acc);
+                        }
+                    }
+                    dst.setAtIndex(F, d0 + (long) i * dW + j, acc + b0);
+                }
+        }
+    }
+
+    /** Y = W * X (+ bias); each output channel o reads input channel o / multiplier. */
+    static void forward(Width w, ConvGeom g, MemorySegment x, MemorySegment wt, MemorySegment y, MemorySegment bias) {
+        int mult = g.cyg();
+        Plane p = new Plane(g.hx(), g.wx(), g.hy(), g.wy(), g.sh(), -g.ph(), g.dh(), -g.pw(), g.dw());
+        CpuThreads.parallelFor(g.n() * g.cy(), plane -> {
+            int b = plane / g.cy(), o = plane % g.cy();
+            float b0 = bias == null ? 0 : bias.getAtIndex(F, o);
+            long s0 = ((long) b * g.cx() + o / mult) * g.xPlane(), d0 = (long) plane * g.yPlane();
+            if (p.vectorSafe(w.floats().length(), s0, x.byteSize() / 4, d0, y.byteSize() / 4))
+                correlate(w, p, x, s0, y, d0, wt, o * 9L, false, b0);
+            else p.scalar(x, s0, y, d0, wt, o * 9L, false, b0);
+        });
+    }
+
+    /**
+     * dX from dY for stride 1 and multiplier 1: the correlation of dY's plane with the taps turned by 180
+     * degrees, offset by {@code pad - 2*dilation}, so each dX element is also written once.
+     */
+    static void data(Width w, ConvGeom g, MemorySegment dy, MemorySegment wt, MemorySegment dx) {
+        Plane p = new Plane(g.hy(), g.wy(), g.hx(), g.wx(), 1, g.ph() - 2 * g.dh(), g.dh(), g.pw() - 2 * g.dw(), g.dw());
+        CpuThreads.parallelFor(g.n() * g.cx(), plane -> {
+            int o = plane % g.cx();
+            long s0 = (long) plane * g.yPlane(), d0 = (long) plane * g.xPlane();
+            if (p.vectorSafe(w.floats().length(), s0, dy.byteSize() / 4, d0, dx.byteSize() / 4))
+                correlate(w, p, dy, s0, dx, d0, wt, o * 9L, true, 0f);
+            else p.scalar(dy, s0, dx, d0, wt, o * 9L, true, 0f);
+        });
+    }
+
+    /** p's correlation of one plane; the taps (turned: by 180 degrees) are W[k0 .. k0+9). */
+    private static void correlate(Width w, Plane p, MemorySegment src, long s0, MemorySegment dst, long d0,
+                                  MemorySegment wt, long k0, boolean turned, float b0) {
+        VectorSpecies<Float> sp = w.floats();
+        FloatVector k00 = FloatVector.broadcast(sp, weight(wt, k0, 0, turned)),
+                k01 = FloatVector.broadcast(sp, weight(wt, k0, 1, turned)),
+                k02 = FloatVector.broadcast(sp, weight(wt, k0, 2, turned));
+        FloatVector k10 = FloatVector.broadcast(sp, weight(wt, k0, 3, turned)),
+                k11 = FloatVector.broadcast(sp, weight(wt, k0, 4, turned)),
+                k12 = FloatVector.broadcast(sp, weight(wt, k0, 5, turned));
+        FloatVector k20 = FloatVector.broadcast(sp, weight(wt, k0, 6, turned)),
+                k21 = FloatVector.broadcast(sp, weight(wt, k0, 7, turned)),
+                k22 = FloatVector.broadcast(sp, weight(wt, k0, 8, turned));
+        FloatVector bv = FloatVector.broadcast(sp, b0), zero = FloatVector.zero(sp);
+        int l = sp.length(), dw = p.dw(), sW = p.sW(), sH = p.sH(), dh = p.dh();
+        FloatVector iota = zero.addIndex(1);
+        for (int j = 0; j < p.dW(); j += l) {
+            int c = j + p.offX();
+            VectorMask<Float> m0 = inRow(iota, c, sW), m1 = inRow(iota, c + dw, sW), m2 = inRow(iota, c + 2 * dw, sW);
+            VectorMask<Float> mo = inRow(iota, j, p.dW());
+            long col = s0 + c, out = d0 + j;
+            int i = 0;
+            // unit vertical stride and dilation: output rows i and i+1 share input rows r+1 and r+2, so a pair
+            // loads four rows' taps instead of six (each sum keeps the single-row order: rows, then taps)
+            for (; p.sh() == 1 && dh == 1 && i + 1 < p.dH(); i += 2, out += 2L * p.dW()) {
+                int r = i + p.offY();
+                FloatVector a = zero, b = zero;
+                if (r >= 0 && r < sH) {
+                    long at = (col + (long) r * sW) * 4;
+                    a = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0).fma(k00, a);
+                    a = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1).fma(k01, a);
+                    a = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2).fma(k02, a);
+                }
+                if (r + 1 >= 0 && r + 1 < sH) {
+                    long at = (col + (long) (r + 1) * sW) * 4;
+                    FloatVector v0 = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0);
+                    FloatVector v1 = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1);
+                    FloatVector v2 = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2);
+                    a = v2.fma(k12, v1.fma(k11, v0.fma(k10, a)));
+                    b = v2.fma(k02, v1.fma(k01, v0.fma(k00, b)));
+                }
+                if (r + 2 >= 0 && r + 2 < sH) {
+                    long at = (col + (long) (r + 2) * sW) * 4;
+                    FloatVector v0 = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0);
+                    FloatVector v1 = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1);
+                    FloatVector v2 = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2);
+                    a = v2.fma(k22, v1.fma(k21, v0.fma(k20, a)));
+                    b = v2.fma(k12, v1.fma(k11, v0.fma(k10, b)));
+                }
+                if (r + 3 >= 0 && r + 3 < sH) {
+                    long at = (col + (long) (r + 3) * sW) * 4;
+                    b = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0).fma(k20, b);
+                    b = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1).fma(k21, b);
+                    b = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2).fma(k22, b);
+                }
+                a.add(bv).intoMemorySegment(dst, out * 4, NATIVE, mo);
+                b.add(bv).intoMemorySegment(dst, (out + p.dW()) * 4, NATIVE, mo);
+            }
+            for (; i < p.dH(); i++, out += p.dW()) {
+                int r0 = i * p.sh() + p.offY(), r1 = r0 + dh, r2 = r1 + dh;
+                FloatVector acc = zero;
+                // three taps per input row, written out: a helper taking vectors is compiled on its own once it
+                // is hot and then too big to inline, and the vectors crossing the call get boxed
+                if (r0 >= 0 && r0 < sH) {
+                    long at = (col + (long) r0 * sW) * 4;
+                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0).fma(k00, acc);
+                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1).fma(k01, acc);
+                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2).fma(k02, acc);
+                }
+                if (r1 >= 0 && r1 < sH) {
+                    long at = (col + (long) r1 * sW) * 4;
+                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0).fma(k10, acc);
+                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1).fma(k11, acc);
+                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2).fma(k12, acc);
+                }
+                if (r2 >= 0 && r2 < sH) {
+                    long at = (col + (long) r2 * sW) * 4;
+                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0).fma(k20, acc);
+                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1).fma(k21, acc);
+                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2).fma(k22, acc);
+                }
+                acc.add(bv).intoMemorySegment(dst, out * 4, NATIVE, mo);
+            }
+        }
+    }
+
+    /**
+     * Lanes whose column c + lane lies in [0, n), from iota (0, 1, 2, ...): two compares. Not
+     * {@code indexInRange}, which (with the negative starts of padding) measured far slower when computed in
+     * the row loop; computed once per vector of columns the two were the same.
+     */
+    private static VectorMask<Float> inRow(FloatVector iota, int c, int n) {
+        FloatVector col = iota.add((float) c);
+        return col.compare(VectorOperators.GE, 0f).and(col.compare(VectorOperators.LT, (float) n));
+    }
+
+    /** Tap t of the 3x3 kernel at k0, or of the kernel turned by 180 degrees. */
+    private static float weight(MemorySegment wt, long k0, int t, boolean turned) {
+        return wt.getAtIndex(F, k0 + (turned ? 8 - t : t));
+    }
+
+    /** Channels per backward-weights task: per image their planes lie back to back, one stream for the prefetcher. */
+    private static final int BLOCK = 16;
+    /** Image groups of backward-weights (fixed by the batch, never by the thread count). */
+    private static final int GROUPS = 4;
+
+    /**
+     * dW[o][ry][sx] = sum over images, rows and columns of dY[b][o][oy][ox] * X[b][o / mult][iy][ix]. Tasks are
+     * (image group, block of 16 channels), images outer and channels inner so that memory is read in order (a
+     * task per channel would jump a whole image between planes); each channel keeps nine vector accumulators
+     * in scratch between its planes. At the end each task reduces its accumulators in lane order, and the
+     * groups' sums are added in group order, so the result is the same for any thread count.
+     */
+    static void weights(Width w, ConvGeom g, MemorySegment x, MemorySegment dy, MemorySegment dwt) {
+        int l = w.floats().length(), cy = g.cy(), groups = Math.min(g.n(), GROUPS), blocks = Math.ceilDiv(cy, BLOCK);
+        float[] partial = new float[groups * cy * 9];
+        CpuThreads.parallelFor(groups * blocks, task -> {
+            int grp = task / blocks, o0 = task % blocks * BLOCK, o1 = Math.min(cy, o0 + BLOCK);
+            float[] acc = new float[(o1 - o0) * 9 * l], edge = new float[(o1 - o0) * 9];
+            for (int b = g.n() * grp / groups; b < g.n() * (grp + 1) / groups; b++)
+                for (int o = o0; o < o1; o++) {
+                    long xb = ((long) b * g.cx() + o / g.cyg()) * g.xPlane(), yb = ((long) b * cy + o) * g.yPlane();
+                    if (weightsSafe(g, l, xb, x.byteSize() / 4, yb, dy.byteSize() / 4))
+                        weightsPlane(w, g, x, xb, dy, yb, acc, (o - o0) * 9 * l);
+                    else weightsScalar(g, x, xb, dy, yb, edge, (o - o0) * 9);
+                }
+            for (int i = 0; i < (o1 - o0) * 9; i++)
+                partial[grp * cy * 9 + o0 * 9 + i] = Lanes.sum(FloatVector.fromArray(w.floats(), acc, i * l)) + edge[i];
+        });
+        for (int i = 0; i < cy * 9; i++) {
+            float sum = partial[i];
+            for (int grp = 1; grp < groups; grp++) sum += partial[grp * cy * 9 + i];
+            dwt.setAtIndex(F, i, sum);
+        }
+    }
+
+    /**
+     * Adds one plane pair into the nine accumulators at acc[at + t*l] (t = ry*3 + sx): dY lanes past the row
+     * are zeroed, and so are X lanes outside the row or under them. The vectors stay inside this method.
+     */
+    private static void weightsPlane(Width w, ConvGeom g, MemorySegment x, long xb, MemorySegment dy, long yb, float[] acc, int at0) {
+        VectorSpecies<Float> sp = w.floats();
+        int l = sp.length(), wx = g.wx(), hx = g.hx(), wy = g.wy(), dw = g.dw(), dh = g.dh();
+        FloatVector zero = FloatVector.zero(sp), iota = zero.addIndex(1);
+        FloatVector a00 = FloatVector.fromArray(sp, acc, at0), a01 = FloatVector.fromArray(sp, acc, at0 + l),
+                a02 = FloatVector.fromArray(sp, acc, at0 + 2 * l), a10 = FloatVector.fromArray(sp, acc, at0 + 3 * l),
+                a11 = FloatVector.fromArray(sp, acc, at0 + 4 * l), a12 = FloatVector.fromArray(sp, acc, at0 + 5 * l),
+                a20 = FloatVector.fromArray(sp, acc, at0 + 6 * l), a21 = FloatVector.fromArray(sp, acc, at0 + 7 * l),
+                a22 = FloatVector.fromArray(sp, acc, at0 + 8 * l);
+        for (int j = 0; j < wy; j += l) {
+            int c = j - g.pw();
+            VectorMask<Float> mo = inRow(iota, j, wy);
+            VectorMask<Float> m0 = inRow(iota, c, wx).and(mo), m1 = inRow(iota, c + dw, wx).and(mo),
+                    m2 = inRow(iota, c + 2 * dw, wx).and(mo);
+            long col = xb + c, out = yb + j;
+            int oy = 0;
+            // unit vertical stride and dilation: rows oy and oy+1 share input rows, four rows' loads serve both
+            // (every accumulator still takes its terms in row order, so the sums are the single-row loop's)
+            for (; g.sh() == 1 && dh == 1 && oy + 1 < g.hy(); oy += 2, out += 2L * wy) {
+                FloatVector d0 = zero.blend(FloatVector.fromMemorySegment(sp, dy, out * 4, NATIVE), mo);
+                FloatVector d1 = zero.blend(FloatVector.fromMemorySegment(sp, dy, (out + wy) * 4, NATIVE), mo);
+                int r = oy - g.ph();
+                for (int k = 0; k < 4; k++) {
+                    if (r + k < 0 || r + k >= hx) continue;
+                    long at = (col + (long) (r + k) * wx) * 4;
+                    FloatVector x0 = zero.blend(FloatVector.fromMemorySegment(sp, x, at, NATIVE), m0);
+                    FloatVector x1 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 4L * dw, NATIVE), m1);
+                    FloatVector x2 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 8L * dw, NATIVE), m2);
+                    if (k == 0) {
+                        a00 = x0.fma(d0, a00); a01 = x1.fma(d0, a01); a02 = x2.fma(d0, a02);
+                    } else if (k == 1) {
+                        a00 = x0.fma(d1, a00); a01 = x1.fma(d1, a01); a02 = x2.fma(d1, a02);
+                        a10 = x0.fma(d0, a10); a11 = x1.fma(d0, a11); a12 = x2.fma(d0, a12);
+                    } else if (k == 2) {
+                        a10 = x0.fma(d1, a10); a11 = x1.fma(d1, a11); a12 = x2.fma(d1, a12);
+                        a20 = x0.fma(d0, a20); a21 = x1.fma(d0, a21); a22 = x2.fma(d0, a22);
+                    } else {
+                        a20 = x0.fma(d1, a20); a21 = x1.fma(d1, a21); a22 = x2.fma(d1, a22);
+                    }
+                }
+            }
+            for (; oy < g.hy(); oy++, out += wy) {
+                FloatVector d = zero.blend(FloatVector.fromMemorySegment(sp, dy, out * 4, NATIVE), mo);
+                int r0 = oy * g.sh() - g.ph(), r1 = r0 + dh, r2 = r1 + dh;
+                if (r0 >= 0 && r0 < hx) {
+                    long at = (col + (long) r0 * wx) * 4;
+                    a00 = zero.blend(FloatVector.fromMemorySegment(sp, x, at, NATIVE), m0).fma(d, a00);
+                    a01 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 4L * dw, NATIVE), m1).fma(d, a01);
+                    a02 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 8L * dw, NATIVE), m2).fma(d, a02);
+                }
+                if (r1 >= 0 && r1 < hx) {
+                    long at = (col + (long) r1 * wx) * 4;
+                    a10 = zero.blend(FloatVector.fromMemorySegment(sp, x, at, NATIVE), m0).fma(d, a10);
+                    a11 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 4L * dw, NATIVE), m1).fma(d, a11);
+                    a12 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 8L * dw, NATIVE), m2).fma(d, a12);
+                }
+                if (r2 >= 0 && r2 < hx) {
+                    long at = (col + (long) r2 * wx) * 4;
+                    a20 = zero.blend(FloatVector.fromMemorySegment(sp, x, at, NATIVE), m0).fma(d, a20);
+                    a21 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 4L * dw, NATIVE), m1).fma(d, a21);
+                    a22 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 8L * dw, NATIVE), m2).fma(d, a22);
+                }
+            }
+        }
+        a00.intoArray(acc, at0);
+        a01.intoArray(acc, at0 + l);
+        a02.intoArray(acc, at0 + 2 * l);
+        a10.intoArray(acc, at0 + 3 * l);
+        a11.intoArray(acc, at0 + 4 * l);
+        a12.intoArray(acc, at0 + 5 * l);
+        a20.intoArray(acc, at0 + 6 * l);
+        a21.intoArray(acc, at0 + 7 * l);
+        a22.intoArray(acc, at0 + 8 * l);
+    }
+
+    /** As {@link Plane#vectorSafe}: whether every vector load of X and dY for this plane pair stays inside. */
+    private static boolean weightsSafe(ConvGeom g, int l, long xb, long xLen, long yb, long yLen) {
+        long lastJ = (long) (g.wy() - 1) / l * l;
+        return xb - g.pw() >= 0 && xb + (long) (g.hx() - 1) * g.wx() + lastJ - g.pw() + 2L * g.dw() + l <= xLen
+                && yb + (long) (g.hy() - 1) * g.wy() + lastJ + l <= yLen;
+    }
+
+    /** Adds one plane pair's nine tap sums, element by element, into sums[at..at+9). */
+    private static void weightsScalar(ConvGeom g, MemorySegment x, long xb, MemorySegment dy, long yb, float[] sums, int at) {
+        for (int ry = 0; ry < 3; ry++)
+            for (int sx = 0; sx < 3; sx++) {
+                float acc = 0;
+                for (int oy = 0; oy < g.hy(); oy++) {
+                    int iy = oy * g.sh() - g.ph() + ry * g.dh();
+                    if (iy < 0 || iy >= g.hx()) continue;
+                    for (int ox = 0; ox < g.wy(); ox++) {
+                        int ix = ox - g.pw() + sx * g.dw();
+                        if (ix >= 0 && ix < g.wx())
+                            acc = Math.fma(dy.getAtIndex(F, yb + (long) oy * g.wy() + ox),
+                                    x.getAtIndex(F, xb + (long) iy * g.wx() + ix), acc);
+                    }
+                }
+                sums[at + ry * 3 + sx] += acc;
+            }
+    }
+}
