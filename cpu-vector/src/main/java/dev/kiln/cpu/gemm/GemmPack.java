@@ -23,12 +23,12 @@ final class GemmPack {
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /**
-     * Packs op(A)[i0 .. i0+mc) x [p0 .. p0+kc) into {@code dst}. Element (i, p) of op(A) is at
+     * Packs op(A)[i0 .. i0+mc) x [p0 .. p0+kc) into {@code dst} from element {@code at}. Element (i, p) of op(A) is at
      * {@code a[base + i*lda + p]} untransposed and {@code a[base + p*lda + i]} transposed.
      */
-    static void packA(MemorySegment a, long base, int lda, boolean trans, int i0, int mc, int p0, int kc, int mr, float[] dst) {
+    static void packA(MemorySegment a, long base, int lda, boolean trans, int i0, int mc, int p0, int kc, int mr, float[] dst, int at) {
         if (kc == 0) return; // k == 0: nothing to pack, and a bulk copy would still check its offset against A
-        for (int ir = 0, sliver = 0; ir < mc; ir += mr, sliver += kc * mr) {
+        for (int ir = 0, sliver = at; ir < mc; ir += mr, sliver += kc * mr) {
             int rows = Math.min(mr, mc - ir);
             if (!trans) { // rows of A are rows of the sliver: bulk copies
                 for (int r = 0; r < rows; r++)
@@ -44,14 +44,14 @@ final class GemmPack {
     }
 
     /**
-     * Packs op(B)[p0 .. p0+kc) x [j0 .. j0+nc) into {@code dst}. Element (p, j) of op(B) is at
+     * Packs op(B)[p0 .. p0+kc) x [j0 .. j0+nc) into {@code dst} from element {@code at}. Element (p, j) of op(B) is at
      * {@code b[base + p*ldb + j]} untransposed and {@code b[base + j*ldb + p]} transposed.
      */
     static void packB(Width w, MemorySegment b, long base, int ldb, boolean trans, int p0, int kc, int j0, int nc, int nr,
-                      float[] dst) {
+                      float[] dst, int at) {
         var s = w.floats();
         int l = s.length();
-        for (int jr = 0, sliver = 0; jr < nc; jr += nr, sliver += kc * nr) {
+        for (int jr = 0, sliver = at; jr < nc; jr += nr, sliver += kc * nr) {
             int cols = Math.min(nr, nc - jr);
             if (!trans) {
                 for (int p = 0, d = sliver; p < kc; p++, d += nr) {
