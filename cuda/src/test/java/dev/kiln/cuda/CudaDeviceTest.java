@@ -15,7 +15,6 @@ import dev.kiln.kernels.desc.UnaryOp;
 import dev.kiln.kernels.spi.DeviceBuffer;
 import dev.kiln.kernels.spi.DeviceKind;
 import dev.kiln.kernels.spi.Plan;
-import dev.kiln.kernels.spi.Probe;
 import dev.kiln.kernels.spi.Support;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -41,19 +40,10 @@ class CudaDeviceTest {
 
     @BeforeAll
     static void open() {
-        CudaProvider provider = new CudaProvider();
-        Probe probe = provider.probe();
-        if (!probe.available()) {
-            reason = "CUDA unavailable: " + probe.reason();
-            return;
-        }
-        var devices = provider.open();
-        if (devices.isEmpty()) {
-            reason = "CUDA unavailable: no device could be opened";
-            return;
-        }
-        for (var extra : devices.subList(1, devices.size())) extra.close();
-        device = (CudaDevice) devices.getFirst();
+        FirstCudaDevice first = FirstCudaDevice.open();
+        device = first.device();
+        reason = first.reason();
+        if (device == null) return;
         System.out.println("cuda device: " + device.properties());
     }
 

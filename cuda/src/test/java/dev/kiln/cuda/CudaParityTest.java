@@ -2,7 +2,6 @@ package dev.kiln.cuda;
 
 import dev.kiln.kernels.OpKind;
 import dev.kiln.kernels.spi.Device;
-import dev.kiln.kernels.spi.Probe;
 import dev.kiln.kernels.testing.ParityTestBase;
 
 import java.util.EnumSet;
@@ -17,19 +16,9 @@ class CudaParityTest extends ParityTestBase {
     private String reason = "CUDA unavailable";
 
     @Override protected Device openDevice() {
-        CudaProvider provider = new CudaProvider();
-        Probe probe = provider.probe();
-        if (!probe.available()) {
-            reason = "CUDA unavailable: " + probe.reason();
-            return null;
-        }
-        List<Device> devices = provider.open();
-        if (devices.isEmpty()) {
-            reason = "CUDA unavailable: no device could be opened (see the log)";
-            return null;
-        }
-        for (Device extra : devices.subList(1, devices.size())) extra.close();
-        return devices.getFirst();
+        FirstCudaDevice first = FirstCudaDevice.open();
+        if (first.device() == null) reason = first.reason();
+        return first.device();
     }
 
     @Override protected String skipReason() { return reason; }

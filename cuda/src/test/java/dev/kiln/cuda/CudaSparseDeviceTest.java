@@ -10,7 +10,6 @@ import dev.kiln.kernels.desc.SddmmDesc;
 import dev.kiln.kernels.desc.SpmmDesc;
 import dev.kiln.kernels.spi.DeviceBuffer;
 import dev.kiln.kernels.spi.Plan;
-import dev.kiln.kernels.spi.Probe;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,19 +37,10 @@ class CudaSparseDeviceTest {
 
     @BeforeAll
     static void open() {
-        CudaProvider provider = new CudaProvider();
-        Probe probe = provider.probe();
-        if (!probe.available()) {
-            reason = "CUDA unavailable: " + probe.reason();
-            return;
-        }
-        var devices = provider.open();
-        if (devices.isEmpty()) {
-            reason = "CUDA unavailable: no device could be opened";
-            return;
-        }
-        for (var extra : devices.subList(1, devices.size())) extra.close();
-        device = (CudaDevice) devices.getFirst();
+        FirstCudaDevice first = FirstCudaDevice.open();
+        device = first.device();
+        reason = first.reason();
+        if (device == null) return;
     }
 
     @AfterAll
