@@ -87,6 +87,14 @@ class QuantExactTest {
         extreme(d, (byte) 255, (byte) 127);
     }
 
+    /** The GEMV path (m = 1: the 1 x 2 tile reading B in place): odd row counts, a masked last chunk of k, k at the s32 limit. */
+    @Test void gemvIsExactWithExtremeValues() {
+        extreme(QGemmDesc.s8(1, 7, 131071, DType.S32), (byte) -128, (byte) -128);
+        extreme(QGemmDesc.s8(1, 6, 131071, DType.S32), (byte) -128, (byte) 127);
+        extreme(QGemmDesc.u8s8(1, 5, 65792, DType.S32), (byte) 255, (byte) -128);
+        extreme(QGemmDesc.u8s8(1, 3, 65792 - 1, DType.S32), (byte) 255, (byte) 127);
+    }
+
     /** The f32 path (m >= Int8FloatGemm.MIN_M): several k panels, a partial last one, and k at the s32 limit. */
     @Test void floatPathIsExactWithExtremeValues() {
         QGemmDesc panels = QGemmDesc.s8(Int8FloatGemm.MIN_M + 7, 70, 1000, DType.S32);
