@@ -104,6 +104,9 @@ public final class VectorGemm {
         int m = d.m(), n = d.n(), k = d.k(), mr = g.mr(), nr = g.nr(), mc = g.mc(), nc = g.nc();
         int tilesM = Math.ceilDiv(m, mc), tilesN = Math.ceilDiv(n, nc);
         int kcMax = Math.min(g.kc(), Math.max(k, 1));
+        // B is packed in chunks of two slivers, not of nc columns: a small problem's single nc block would
+        // otherwise be packed by one thread while the other waits
+        int bChunk = 2 * nr, chunksB = Math.ceilDiv(n, bChunk);
         Shared sh = SHARED_SCRATCH.get();
         int aFloats = Math.ceilDiv(m, mr) * mr * kcMax, bFloats = Math.ceilDiv(n, nr) * nr * kcMax;
         if (sh.a.length < aFloats) sh.a = new float[aFloats];
@@ -118,11 +121,11 @@ public final class VectorGemm {
             do { // once even when k == 0, so that C = beta*C (+ epilogue) still happens
                 int kc = Math.min(g.kc(), k - p0), p = p0;
                 boolean first = p0 == 0, last = p0 + kc >= k;
-                CpuThreads.parallelFor(tilesM + tilesN, t -> {
+                CpuThreads.parallelFor(tilesM + chunksB, t -> {
                     if (t < tilesM) GemmPack.packA(a, baseA, d.lda(), ta, t * mc, Math.min(mc, m - t * mc), p, kc, mr, pa, t * mc * kc);
                     else {
-                        int j0 = (t - tilesM) * nc;
-                        GemmPack.packB(w, b, baseB, d.ldb(), tb, p, kc, j0, Math.min(nc, n - j0), nr, pb, j0 * kc);
+                        int j0 = (t - tilesM) * bChunk;
+                        GemmPack.packB(w, b, baseB, d.ldb(), tb, p, kc, j0, Math.min(bChunk, n - j0), nr, pb, j0 * kc);
                     }
                 });
                 CpuThreads.parallelFor(tilesM * tilesN, t -> {
