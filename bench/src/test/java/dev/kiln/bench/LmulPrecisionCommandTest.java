@@ -48,7 +48,7 @@ class LmulPrecisionCommandTest {
     @Test void saysWhenNoActivationsAreGivenAndReadsSafetensors(@TempDir Path dir) throws Exception {
         BenchCommandTest.Run r = BenchCommandTest.bench("lmul-precision", "--pairs", "2000");
         assertEquals(0, r.exit(), r.err());
-        assertTrue(r.out().contains("real activations: not measured, no --activations FILE given"), r.out());
+        assertTrue(r.out().contains("real activations: not measured; --model CKPT"), r.out());
         assertEquals(2, r.out().lines().filter(l -> l.startsWith("random ")).count(), r.out());
 
         String header = "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
