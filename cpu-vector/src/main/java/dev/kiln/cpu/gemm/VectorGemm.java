@@ -61,7 +61,7 @@ public final class VectorGemm {
             GemmSmall.run(w, d, a, b, c, bias);
             return;
         }
-        GemmBlocking g = GemmBlocking.forLanes(f64 ? w.doubles().length() : w.floats().length(), f64 ? 8 : 4).fitTasks(d.m(), d.n());
+        GemmBlocking g = GemmBlocking.forLanes(f64 ? w.doubles().length() : w.floats().length(), f64 ? 8 : 4, d.k()).fitTasks(d.m(), d.n());
         if (!f64 && sharedPacking(g, d)) {
             runShared(w, g, d, a, b, c, bias);
             return;
