@@ -114,7 +114,6 @@ public final class VectorGemm {
         float[] pa = sh.a, pb = sh.b;
         boolean ta = d.transA() == Transpose.T, tb = d.transB() == Transpose.T;
         float alpha = (float) d.alpha(), beta = (float) d.beta();
-        boolean epilogue = d.bias() || d.activation() != Activation.NONE;
         for (int batch = 0; batch < d.batch(); batch++) {
             long baseA = batch * d.strideA(), baseB = batch * d.strideB(), baseC0 = batch * d.strideC();
             int p0 = 0;
@@ -132,19 +131,9 @@ public final class VectorGemm {
                     int i0 = (t / tilesN) * mc, j0 = (t % tilesN) * nc;
                     int rowsBlock = Math.min(mc, m - i0), colsBlock = Math.min(nc, n - j0);
                     long baseC = baseC0 + (long) i0 * d.ldc() + j0;
-                    float[] tile = SCRATCH.get().tile(g);
-                    for (int ir = 0; ir < rowsBlock; ir += mr) {
-                        int rows = Math.min(mr, rowsBlock - ir);
-                        for (int jr = 0; jr < colsBlock; jr += nr) {
-                            if (nr == 4 * w.floats().length()) GemmMicro.kernelWide(w, kc, pa, (i0 + ir) * kc, pb, (j0 + jr) * kc, tile);
-                            else GemmMicro.kernel(w, kc, pa, (i0 + ir) * kc, pb, (j0 + jr) * kc, tile);
-                            GemmMicro.writeBack(w, tile, nr, c, baseC + (long) ir * d.ldc() + jr, d.ldc(),
-                                    rows, Math.min(nr, colsBlock - jr), alpha, beta, first);
-                        }
-                    }
-                    if (last && epilogue)
-                        for (int i = 0; i < rowsBlock; i++)
-                            VectorActivation.row(w, c, baseC + (long) i * d.ldc(), colsBlock, bias, j0, d.activation());
+                    tiles(w, g, kc, pa, i0 * kc, pb, j0 * kc, SCRATCH.get().tile(g), c, baseC, d.ldc(), rowsBlock, colsBlock,
+                            alpha, beta, first);
+                    if (last) epilogue(w, d, c, baseC, rowsBlock, colsBlock, bias, j0);
                 });
                 p0 += kc;
             } while (p0 < k);
@@ -164,23 +153,36 @@ public final class VectorGemm {
             boolean first = p0 == 0;
             GemmPack.packB(w, b, baseB, d.ldb(), tb, p0, kc, j0, nc, nr, s.b, 0);
             GemmPack.packA(a, baseA, d.lda(), ta, i0, mc, p0, kc, mr, s.a, 0);
-            // rows outer: one mr x kc sliver of A stays in L1 while the kc x nc panel of B streams from L2, and
-            // the write-back walks along rows of C (jr inner) instead of down a column strip at stride ldc,
-            // which with power-of-two ldc landed every row of the strip in the same cache sets
-            for (int ir = 0; ir < mc; ir += mr) {
-                int rows = Math.min(mr, mc - ir);
-                for (int jr = 0; jr < nc; jr += nr) {
-                    if (nr == 4 * w.floats().length()) GemmMicro.kernelWide(w, kc, s.a, ir * kc, s.b, jr * kc, s.tile);
-                    else GemmMicro.kernel(w, kc, s.a, ir * kc, s.b, jr * kc, s.tile);
-                    GemmMicro.writeBack(w, s.tile, nr, c, baseC + (long) ir * d.ldc() + jr, d.ldc(),
-                            rows, Math.min(nr, nc - jr), alpha, beta, first);
-                }
-            }
+            tiles(w, g, kc, s.a, 0, s.b, 0, s.tile, c, baseC, d.ldc(), mc, nc, alpha, beta, first);
             p0 += kc;
         } while (p0 < k);
-        if (d.bias() || d.activation() != Activation.NONE) {
-            for (int i = 0; i < mc; i++)
-                VectorActivation.row(w, c, baseC + (long) i * d.ldc(), nc, bias, j0, d.activation());
+        epilogue(w, d, c, baseC, mc, nc, bias, j0);
+    }
+
+    /**
+     * One k panel of a rows x cols block of C (at element {@code baseC}) from packed A (slivers from {@code aAt})
+     * and packed B (slivers from {@code bAt}). Rows outer: one mr x kc sliver of A stays in L1 while the kc x nc
+     * panel of B streams from L2, and the write-back walks along rows of C (jr inner) instead of down a column
+     * strip at stride ldc, which with power-of-two ldc landed every row of the strip in the same cache sets.
+     */
+    private static void tiles(Width w, GemmBlocking g, int kc, float[] pa, int aAt, float[] pb, int bAt, float[] tile,
+                              MemorySegment c, long baseC, int ldc, int rowsBlock, int colsBlock, float alpha, float beta, boolean first) {
+        int mr = g.mr(), nr = g.nr();
+        boolean wide = nr == 4 * w.floats().length();
+        for (int ir = 0; ir < rowsBlock; ir += mr) {
+            int rows = Math.min(mr, rowsBlock - ir);
+            for (int jr = 0; jr < colsBlock; jr += nr) {
+                if (wide) GemmMicro.kernelWide(w, kc, pa, aAt + ir * kc, pb, bAt + jr * kc, tile);
+                else GemmMicro.kernel(w, kc, pa, aAt + ir * kc, pb, bAt + jr * kc, tile);
+                GemmMicro.writeBack(w, tile, nr, c, baseC + (long) ir * ldc + jr, ldc, rows, Math.min(nr, colsBlock - jr),
+                        alpha, beta, first);
+            }
         }
+    }
+
+    /** Bias and activation over a finished rows x cols block of C at element {@code baseC} (column {@code j0} of C). */
+    private static void epilogue(Width w, GemmDesc d, MemorySegment c, long baseC, int rows, int cols, MemorySegment bias, int j0) {
+        if (!d.bias() && d.activation() == Activation.NONE) return;
+        for (int i = 0; i < rows; i++) VectorActivation.row(w, c, baseC + (long) i * d.ldc(), cols, bias, j0, d.activation());
     }
 }
