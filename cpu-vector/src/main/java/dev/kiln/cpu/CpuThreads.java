@@ -64,14 +64,10 @@ public final class CpuThreads {
      * (256^3 SGEMM: 1.2x one thread's rate with two), and kernels issue such calls back to back.
      */
     private static final class SpinningQueue extends LinkedBlockingQueue<Runnable> {
+        // take() only: the pool's threads are all core threads that never time out, so they never call poll(timeout)
         @Override public Runnable take() throws InterruptedException {
             Runnable r = spinPoll();
             return r != null ? r : super.take();
-        }
-
-        @Override public Runnable poll(long timeout, TimeUnit unit) throws InterruptedException {
-            Runnable r = spinPoll();
-            return r != null ? r : super.poll(timeout, unit);
         }
 
         private Runnable spinPoll() {
