@@ -4,6 +4,7 @@ import dev.kiln.dispatch.BackendStatus;
 import dev.kiln.dispatch.Dispatch;
 import dev.kiln.kernels.desc.OpDesc;
 import dev.kiln.kernels.spi.Device;
+import dev.kiln.kernels.spi.DeviceKind;
 import dev.kiln.kernels.spi.KernelImpl;
 import dev.kiln.kernels.spi.Plan;
 import dev.kiln.kernels.spi.Support;
@@ -97,6 +98,23 @@ public final class Backends {
         List<String> n = new ArrayList<>();
         for (BackendStatus s : Dispatch.get().backends()) n.add(s.name() + (s.available() ? "" : " (unavailable)"));
         return n.isEmpty() ? "none" : String.join(", ", n);
+    }
+
+    /** True for the CPU backend ({@code cpu} or {@code cpu/impl}), the one whose thread count a benchmark sets. */
+    public static boolean isCpuBackend(String backend) { return backendName(backend).equals("cpu"); }
+
+    /**
+     * The threads column for a device whose threads the benchmark does not set: for a CPU-type device of another
+     * backend (an OpenCL CPU driver such as POCL) its compute units, the worker threads the driver runs kernels
+     * on; 0 for a GPU or accelerator, or when the device does not say.
+     */
+    public static int deviceThreads(Device device) {
+        if (device.kind() != DeviceKind.CPU) return 0;
+        try {
+            return Integer.parseInt(device.properties().getOrDefault("compute units", "0").strip());
+        } catch (NumberFormatException e) {
+            return 0;
+        }
     }
 
     /** The CPU backend's current thread count, or -1 when {@code dev.kiln.cpu.CpuThreads} is not on the class path. */

@@ -21,25 +21,32 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
  * {@code kiln bench qgemm}: low-bit GEMM ({@link QGemmDesc}: s8 x s8, u8 x s8, grouped s4 weights times f32,
- * binary) on the CPU backend, each row beside our SGEMM of the same shape timed in the same run at the same
- * thread count (for m = 1 the same problem as our SGEMV: y = B a with B n x k). Rates count one multiply-add
- * as 2 operations: {@code gops = 2 m n k / time}, {@code ratio = gops / sgemm_gflops}. Integer outputs are
- * s32; each result is checked once on 64 sampled elements against dot products computed here (exactly for
- * the integer types, within 1e-4 relative for s4). The two are timed in alternating calls ({@link #paired}),
- * so that both see the same load.
+ * binary) on each requested backend, each row beside that backend's own SGEMM of the same shape timed in the same
+ * run at the same thread count (for m = 1 the same problem as an SGEMV: y = B a with B n x k). Rates count one
+ * multiply-add as 2 operations: {@code gops = 2 m n k / time}, {@code ratio = gops / sgemm_gflops}. Integer outputs
+ * are s32; each result is checked once (C poisoned first) on 64 sampled elements against dot products computed here
+ * (exactly for the integer types, within 1e-4 relative for s4). The two are timed in alternating calls
+ * ({@link Timing#paired}), so that both see the same load. Operands are resident on the backend's device, uploaded
+ * once; a call is one plan execution plus a stream synchronise (kernel time, no host-device copies). The CPU
+ * backend runs at each {@code --threads} count; another backend once, with its own threads (the threads column: an
+ * OpenCL CPU driver's compute units, 0 for a GPU).
  */
 final class QGemmBench {
     private QGemmBench() {}
 
     static final List<String> TYPES = List.of("s8", "u8", "s4", "b1");
 
-    record Config(List<String> types, List<int[]> shapes, List<Integer> threads, int group, double budgetSeconds, double warmupSeconds, long seed) {
+    record Config(List<String> backends, List<String> types, List<int[]> shapes, List<Integer> threads, int group, double budgetSeconds,
+                  double warmupSeconds, long seed) {
         Config {
+            backends = List.copyOf(backends);
             types = List.copyOf(types);
+            if (backends.isEmpty()) throw new IllegalArgumentException("bench qgemm: no backends (use e.g. cpu,opencl,cuda)");
             shapes = List.copyOf(shapes);
             threads = List.copyOf(threads);
             for (String t : types) if (!TYPES.contains(t)) throw new IllegalArgumentException("bench qgemm: bad type '" + t + "' (use " + String.join(", ", TYPES) + ")");
@@ -83,59 +90,91 @@ final class QGemmBench {
 
     private static final String LINE = "%-6s %-8s %-5s %-16s %7s %10s %12s %7s  %s%n";
 
-    static List<Row> run(Config cfg, PrintWriter out) throws Backends.Unavailable {
-        Device device = Backends.device("cpu");
-        int before = Backends.cpuThreads();
-        out.printf(Locale.ROOT, "# qgemm on cpu (%s): C m x n = A m x k times B^T (B n x k); s8/u8/b1 exact into s32, s4 = f32 A times"
-                + " s4 B with one scale per %d; sgemm = our SGEMM of the same shape (SGEMV for m = 1) in the same run; one multiply-add"
-                + " = 2 ops; time = median of alternating calls over 2 x %s s%n", device.name(), cfg.group(), cfg.budgetSeconds());
+    /**
+     * Measures every backend in turn and prints the table as it goes; returns the measured rows. A backend that
+     * is absent gets one {@code # skip} line and no rows; a type it declines gets a row saying so (table only).
+     */
+    static List<Row> run(Config cfg, PrintWriter out) {
+        out.printf(Locale.ROOT, "# qgemm: C m x n = A m x k times B^T (B n x k); s8/u8/b1 exact into s32, s4 = f32 A times s4 B with one scale"
+                + " per %d; sgemm = the same backend's SGEMM of the same shape (an SGEMV for m = 1) in the same run; one multiply-add"
+                + " = 2 ops; operands resident on the device, time = median of alternating calls (execute + synchronise, no copies)"
+                + " over 2 x %s s%n", cfg.group(), cfg.budgetSeconds());
+        Map<String, Device> devices = Backends.open(cfg.backends(), out);
         List<Row> rows = new ArrayList<>();
+        if (devices.isEmpty()) return rows;
+        int before = Backends.cpuThreads();
         try {
-            if (cfg.warmupSeconds() > 0) {
-                // JIT warm-up on small GEMM and GEMV shapes of every type and thread count (one thread takes other paths): a large first call would otherwise be
-                // timed in the interpreter (a 4096 x 4096 SGEMV takes ~0.3 s there, 100 times its compiled time)
-                out.printf(Locale.ROOT, "# warm-up: %.1f s on 64x48x%d and 1x96x%d per type%n", cfg.warmupSeconds(), 4 * cfg.group(), 8 * cfg.group());
-                Config small = new Config(cfg.types(), List.of(new int[] {64, 48, 4 * cfg.group()}, new int[] {1, 96, 8 * cfg.group()}),
-                        cfg.threads(), cfg.group(), cfg.warmupSeconds() / (4 * cfg.types().size() * cfg.threads().size()), 0, cfg.seed());
-                measureAll(small, device, new PrintWriter(java.io.Writer.nullWriter()), new ArrayList<>());
-            }
+            if (cfg.warmupSeconds() > 0)
+                out.printf(Locale.ROOT, "# warm-up: %.1f s per backend on 64x48x%d and 1x96x%d per type%n", cfg.warmupSeconds(), 4 * cfg.group(), 8 * cfg.group());
             out.printf(Locale.ROOT, LINE, "op", "backend", "type", "shape", "threads", "GOP/s", "sgemm GF/s", "ratio", "check");
-            measureAll(cfg, device, out, rows);
+            for (var e : devices.entrySet()) {
+                String backend = e.getKey();
+                Device device = e.getValue();
+                List<Integer> threads = Backends.isCpuBackend(backend) ? cfg.threads() : List.of(Backends.deviceThreads(device));
+                if (cfg.warmupSeconds() > 0) {
+                    // Warm-up on small GEMM and GEMV shapes of every type and thread count (one thread takes other paths), which
+                    // also builds a device's programs: a large first call would otherwise be timed in the interpreter (a
+                    // 4096 x 4096 SGEMV takes ~0.3 s there, 100 times its compiled time)
+                    Config small = new Config(cfg.backends(), cfg.types(), List.of(new int[] {64, 48, 4 * cfg.group()}, new int[] {1, 96, 8 * cfg.group()}),
+                            cfg.threads(), cfg.group(), cfg.warmupSeconds() / (4 * cfg.types().size() * threads.size()), 0, cfg.seed());
+                    measureAll(small, backend, device, threads, new PrintWriter(java.io.Writer.nullWriter()), new ArrayList<>());
+                }
+                measureAll(cfg, backend, device, threads, out, rows);
+            }
+            if (rows.isEmpty()) out.println("# nothing measured: the requested backends declined every case");
         } finally {
             if (before > 0) Backends.setCpuThreads(before);
         }
         return rows;
     }
 
-    private static void measureAll(Config cfg, Device device, PrintWriter out, List<Row> rows) throws Backends.Unavailable {
+    private static void measureAll(Config cfg, String backend, Device device, List<Integer> threads, PrintWriter out, List<Row> rows) {
+        boolean cpu = Backends.isCpuBackend(backend);
         for (int[] s : cfg.shapes()) {
             int m = s[0], n = s[1], k = s[2];
+            String shape = m + "x" + n + "x" + k;
             SplittableRandom rnd = new SplittableRandom(cfg.seed());
             GemmDesc sgemm = m == 1 ? GemmDesc.of(n, 1, k) : GemmDesc.of(DType.F32, Transpose.N, Transpose.T, m, n, k, 1, 0);
-            try (DeviceBuffer fa = floats(device, rnd, (long) m * k); DeviceBuffer fb = floats(device, rnd, (long) n * k);
+            Plan sPlan;
+            try {
+                sPlan = Backends.plan(device, Backends.backendName(backend), sgemm); // the baseline: the device's best SGEMM
+            } catch (Backends.Unavailable x) {
+                out.println("# skip " + backend + " " + shape + ": no SGEMM baseline: " + x.getMessage());
+                continue;
+            }
+            try (sPlan; DeviceBuffer fa = floats(device, rnd, (long) m * k); DeviceBuffer fb = floats(device, rnd, (long) n * k);
                  DeviceBuffer fc = device.allocate(DType.F32, (long) m * n)) {
                 Args sArgs = m == 1 ? Args.of(Arg.A, fb, Arg.B, fa, Arg.C, fc) : Args.of(Arg.A, fa, Arg.B, fb, Arg.C, fc);
-                Plan sPlan = Backends.plan(device, "cpu", sgemm);
                 for (String type : cfg.types()) {
+                    String op = m == 1 ? "qgemv" : "qgemm";
                     QGemmDesc q = desc(type, m, n, k, cfg.group());
-                    List<DeviceBuffer> owned = new ArrayList<>();
+                    Plan qPlan;
                     try {
+                        qPlan = Backends.plan(device, backend, q);
+                    } catch (Backends.Unavailable x) {
+                        out.printf(Locale.ROOT, LINE, op, backend, type, shape, "-", "-", "-", "-", "unsupported: " + x.getMessage());
+                        continue;
+                    }
+                    List<DeviceBuffer> owned = new ArrayList<>();
+                    try (qPlan) {
                         Args qArgs = operands(device, q, fa, rnd, owned);
-                        Plan qPlan = Backends.plan(device, "cpu", q);
+                        Runnable qCall = () -> execute(device, qPlan, qArgs), sCall = () -> execute(device, sPlan, sArgs);
                         String check = null;
-                        for (int t : cfg.threads()) {
-                            String note = Backends.setCpuThreads(t);
-                            if (note != null) out.println("# " + note);
-                            Runnable qCall = () -> execute(device, qPlan, qArgs), sCall = () -> execute(device, sPlan, sArgs);
-                            if (check == null) { qCall.run(); check = check(q, qArgs, rnd) + " (" + qPlan.implementation() + ")"; }
-                            // SGEMM timed beside every row, its calls alternating with the low-bit ones: on a shared
-                            // machine the load drifts within seconds, and two back-to-back time boxes gave ratios
-                            // that swung by 30% between runs
-                            double[] times = paired(sCall, qCall, cfg.budgetSeconds());
+                        for (int t : threads) {
+                            if (cpu) {
+                                String note = Backends.setCpuThreads(t);
+                                if (note != null) out.println("# " + note);
+                            }
+                            if (check == null) {
+                                poison(qArgs.get(Arg.C));
+                                qCall.run();
+                                check = check(q, qArgs, rnd) + " (" + qPlan.implementation() + ")";
+                            }
+                            double[] times = Timing.paired(sCall, qCall, cfg.budgetSeconds());
                             double sTime = times[0], qTime = times[1];
                             double flops = 2.0 * m * n * k;
-                            Row row = new Row(m == 1 ? "qgemv" : "qgemm", "cpu", type, m, n, k, t, flops / qTime * 1e-9, flops / sTime * 1e-9, check);
-                            out.printf(Locale.ROOT, LINE, row.op(), row.backend(), row.type(), m + "x" + n + "x" + k, t,
+                            Row row = new Row(op, backend, type, m, n, k, t, flops / qTime * 1e-9, flops / sTime * 1e-9, check);
+                            out.printf(Locale.ROOT, LINE, row.op(), row.backend(), row.type(), shape, t,
                                     fmt(row.gops(), 1), fmt(row.sgemmGflops(), 1), fmt(row.ratio(), 2), row.check());
                             out.flush();
                             rows.add(row);
@@ -148,44 +187,11 @@ final class QGemmBench {
         }
     }
 
-    /**
-     * Median times of {@code a} and {@code b} from calls alternating a, b, a, b ... Warm-up first: both run until
-     * a call of each is within 25% of the one before (at least a third of the budget, at most three budgets;
-     * a 4096^2 SGEMV first run in the interpreter took 0.3 s, and one call inside a single time box was then
-     * taken as warm), then pairs until the budget is spent twice over and at least three pairs were taken.
-     */
-    static double[] paired(Runnable a, Runnable b, double budgetSeconds) {
-        long budget = (long) (budgetSeconds * 1e9), start = System.nanoTime();
-        long lastA = Long.MAX_VALUE, lastB = Long.MAX_VALUE;
-        boolean settled = false;
-        while (!settled || System.nanoTime() - start < budget / 3) {
-            long ta = time(a), tb = time(b);
-            settled = ta <= lastA + lastA / 4 && tb <= lastB + lastB / 4 && lastA != Long.MAX_VALUE;
-            lastA = ta;
-            lastB = tb;
-            if (System.nanoTime() - start > 3 * budget) break;
-        }
-        List<Long> sa = new ArrayList<>(), sb = new ArrayList<>();
-        start = System.nanoTime();
-        while (sa.size() < 3 || System.nanoTime() - start < 2 * budget) {
-            sa.add(time(a));
-            sb.add(time(b));
-            if (sa.size() >= 10_000 || System.nanoTime() - start > 6 * budget && sa.size() >= 1) break;
-        }
-        return new double[] {median(sa) * 1e-9, median(sb) * 1e-9};
-    }
-
-    private static long time(Runnable r) {
-        long t0 = System.nanoTime();
-        r.run();
-        return System.nanoTime() - t0;
-    }
-
-    private static double median(List<Long> v) {
-        List<Long> s = new ArrayList<>(v);
-        java.util.Collections.sort(s);
-        int n = s.size();
-        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2.0;
+    /** Fills an output with all-ones bytes (NaN for f32, -1 for s32) so that a kernel that writes nothing fails its check. */
+    private static void poison(DeviceBuffer c) {
+        byte[] ones = new byte[Math.toIntExact(c.byteSize())];
+        java.util.Arrays.fill(ones, (byte) -1);
+        c.copyFrom(MemorySegment.ofArray(ones));
     }
 
     static QGemmDesc desc(String type, int m, int n, int k, int group) {

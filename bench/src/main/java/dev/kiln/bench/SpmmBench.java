@@ -21,25 +21,34 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * {@code kiln bench spmm}: sparse (m x k) times dense (k x n) on the CPU backend in CSR, BSR and 2:4, each
- * row beside the dense SGEMM of the same shape timed in the same run at the same thread count, with
- * {@code ratio = dense_seconds / seconds} (above 1: the sparse kernel wins). The sparse matrix has uniformly
- * random kept positions (BSR: random kept blocks; 2:4: the two largest of each group of four, so its
- * sparsity is always 0.5). Every sparse result is checked once against the dense GEMM of the densified matrix.
+ * {@code kiln bench spmm}: sparse (m x k) times dense (k x n) in CSR, BSR and 2:4 on each requested backend, each
+ * row beside that backend's own dense SGEMM of the same shape, the two timed in alternating calls
+ * ({@link Timing#paired}) at the same thread count, with {@code ratio = dense_seconds / seconds} (above 1: the
+ * sparse kernel wins). Operands are resident on the backend's device (host memory for the CPU backend, device
+ * buffers for OpenCL and CUDA), uploaded once; a call is one plan execution plus a stream synchronise, so the
+ * figures are kernel time without host-device copies. Device and kernel come from dispatch's discovery
+ * ({@link Backends}). The sparse matrix has uniformly random kept positions (BSR: random kept blocks; 2:4: the
+ * two largest of each group of four, so its sparsity is always 0.5). Every sparse result is checked once
+ * (C poisoned with NaN first) against the product of the densified matrix, Freivalds-style in double
+ * ({@link GemmOperands#check}). The CPU backend runs at each {@code --threads} count; another backend once, with
+ * its own threads (the threads column: an OpenCL CPU driver's compute units, 0 for a GPU).
  */
 final class SpmmBench {
     private SpmmBench() {}
 
-    /** Run settings: formats among csr, bsr, 2:4; sparsities in [0, 1); sizes m x k sparse, k x n dense. */
-    record Config(List<String> formats, List<Double> sparsities, List<Integer> threads, int m, int k, int n,
+    /** Run settings: backends (name or name/impl); formats among csr, bsr, 2:4; sparsities in [0, 1); sizes m x k sparse, k x n dense. */
+    record Config(List<String> backends, List<String> formats, List<Double> sparsities, List<Integer> threads, int m, int k, int n,
                   int blockRows, int blockCols, double budgetSeconds, double warmupSeconds, long seed) {
         Config {
+            backends = List.copyOf(backends);
             formats = List.copyOf(formats);
             sparsities = List.copyOf(sparsities);
             threads = List.copyOf(threads);
+            if (backends.isEmpty()) throw new IllegalArgumentException("bench spmm: no backends (use e.g. cpu,opencl,cuda)");
             for (String f : formats)
                 if (!f.equals("csr") && !f.equals("bsr") && !f.equals("2:4"))
                     throw new IllegalArgumentException("bench spmm: bad format '" + f + "' (use csr, bsr, 2:4)");
@@ -57,7 +66,7 @@ final class SpmmBench {
         }
     }
 
-    /** One table row; {@code check} says how the result compared with the dense GEMM. */
+    /** One measured table row; {@code check} says how the result compared with the densified product. */
     record Row(String op, String backend, String format, double sparsity, int threads, double seconds, double denseSeconds,
                String check) {
         double ratio() { return denseSeconds / seconds; }
@@ -65,60 +74,88 @@ final class SpmmBench {
 
     private static final String LINE = "%-5s %-8s %-9s %8s %7s %11s %11s %7s  %s%n";
 
-    static List<Row> run(Config cfg, PrintWriter out) throws Backends.Unavailable {
-        Device device = Backends.device("cpu");
-        int before = Backends.cpuThreads();
-        List<Row> rows = new ArrayList<>();
-        SplittableRandom rnd = new SplittableRandom(cfg.seed());
+    /**
+     * Measures every backend in turn and prints the table as it goes; returns the measured rows. A backend that
+     * is absent gets one {@code # skip} line and no rows; a case it declines gets a row saying so (table only).
+     */
+    static List<Row> run(Config cfg, PrintWriter out) {
         int m = cfg.m(), k = cfg.k(), n = cfg.n();
+        out.printf(Locale.ROOT, "# spmm f32: sparse %dx%d times dense %dx%d, bsr blocks %dx%d; dense = the same backend's SGEMM of the same"
+                + " shape; ratio = dense/sparse; operands resident on the device, time = median of alternating calls (execute +"
+                + " synchronise, no copies) over 2 x %s s%n", m, k, k, n, cfg.blockRows(), cfg.blockCols(), cfg.budgetSeconds());
+        Map<String, Device> devices = Backends.open(cfg.backends(), out);
+        List<Row> rows = new ArrayList<>();
+        if (devices.isEmpty()) return rows;
+        SplittableRandom rnd = new SplittableRandom(cfg.seed());
         float[] b = random(rnd, (long) k * n);
-        out.printf(Locale.ROOT, "# spmm f32: sparse %dx%d times dense %dx%d on cpu (%s), bsr blocks %dx%d; dense = our SGEMM of the same shape,"
-                + " timed beside each row; ratio = dense/sparse; time = median of a %s s box%n", m, k, k, n, device.name(),
-                cfg.blockRows(), cfg.blockCols(), cfg.budgetSeconds());
-        try (DeviceBuffer bBuf = upload(device, b); DeviceBuffer cBuf = device.allocate(DType.F32, (long) m * n);
-             DeviceBuffer dense = device.allocate(DType.F32, (long) m * n)) {
-            List<Case> cases = cases(cfg, rnd);
-            boolean warmed = cfg.warmupSeconds() == 0;
+        List<Case> cases = cases(cfg, rnd);
+        int before = Backends.cpuThreads();
+        try {
             out.printf(Locale.ROOT, LINE, "op", "backend", "format", "sparsity", "threads", "time(ms)", "dense(ms)", "ratio", "check");
-            for (Case c : cases) {
-                String check = null;
-                try (DeviceBuffer aBuf = upload(device, c.densified())) {
-                    GemmDesc gemm = GemmDesc.of(m, n, k);
-                    Args gemmArgs = Args.of(Arg.A, aBuf, Arg.B, bBuf, Arg.C, dense);
-                    Plan gemmPlan = Backends.plan(device, "cpu", gemm);
-                    for (int t : cfg.threads()) {
-                        String note = Backends.setCpuThreads(t);
-                        if (note != null) out.println("# " + note);
-                        List<DeviceBuffer> owned = new ArrayList<>();
-                        try {
-                            Args args = c.args(device, bBuf, cBuf, owned);
-                            Plan plan = Backends.plan(device, "cpu", c.desc());
-                            Runnable sparse = () -> execute(device, plan, args), denseCall = () -> execute(device, gemmPlan, gemmArgs);
-                            if (!warmed) { // the GEMM once; every format's kernel below, so no row times the JIT
-                                Timing.measure(denseCall, cfg.warmupSeconds());
-                                warmed = true;
-                            }
-                            if (check == null && cfg.warmupSeconds() > 0) Timing.measure(sparse, cfg.warmupSeconds());
-                            if (check == null) check = check(sparse, denseCall, cBuf, dense, m, n) + " (" + plan.implementation() + ")";
-                            // dense timed again beside every row: on a shared machine the load drifts between rows
-                            double d = Timing.measure(denseCall, cfg.budgetSeconds()).median();
-                            double s = Timing.measure(sparse, cfg.budgetSeconds()).median();
-                            Row row = new Row("spmm", "cpu", c.format(), c.sparsity(), t, s, d, check);
-                            out.printf(Locale.ROOT, LINE, row.op(), row.backend(), row.format(), String.format(Locale.ROOT, "%.2f", row.sparsity()), t,
-                                    String.format(Locale.ROOT, "%.3f", s * 1e3), String.format(Locale.ROOT, "%.3f", row.denseSeconds() * 1e3),
-                                    String.format(Locale.ROOT, "%.2f", row.ratio()), row.check());
-                            out.flush();
-                            rows.add(row);
-                        } finally {
-                            for (DeviceBuffer o : owned) o.close();
-                        }
-                    }
-                }
-            }
+            for (var e : devices.entrySet()) measureBackend(cfg, e.getKey(), e.getValue(), b, cases, rows, out);
+            if (rows.isEmpty()) out.println("# nothing measured: the requested backends declined every case");
         } finally {
             if (before > 0) Backends.setCpuThreads(before);
         }
         return rows;
+    }
+
+    private static void measureBackend(Config cfg, String backend, Device device, float[] b, List<Case> cases, List<Row> rows,
+                                       PrintWriter out) {
+        int m = cfg.m(), k = cfg.k(), n = cfg.n();
+        GemmDesc gemm = GemmDesc.of(m, n, k);
+        boolean cpu = Backends.isCpuBackend(backend);
+        List<Integer> threads = cpu ? cfg.threads() : List.of(Backends.deviceThreads(device));
+        Plan gemmPlan;
+        try {
+            gemmPlan = Backends.plan(device, Backends.backendName(backend), gemm); // the baseline: the device's best SGEMM
+        } catch (Backends.Unavailable x) {
+            out.println("# skip " + backend + ": no dense baseline: " + x.getMessage());
+            return;
+        }
+        try (gemmPlan; DeviceBuffer bBuf = upload(device, b); DeviceBuffer cBuf = device.allocate(DType.F32, (long) m * n);
+             DeviceBuffer dense = device.allocate(DType.F32, (long) m * n)) {
+            boolean warmed = cfg.warmupSeconds() == 0;
+            for (Case c : cases) {
+                Plan plan;
+                try {
+                    plan = Backends.plan(device, backend, c.desc());
+                } catch (Backends.Unavailable x) {
+                    out.printf(Locale.ROOT, LINE, "spmm", backend, c.format(), String.format(Locale.ROOT, "%.2f", c.sparsity()), "-", "-", "-", "-",
+                            "unsupported: " + x.getMessage());
+                    continue;
+                }
+                List<DeviceBuffer> owned = new ArrayList<>();
+                try (plan; DeviceBuffer aBuf = upload(device, c.densified())) {
+                    Args args = c.args(device, bBuf, cBuf, owned), gemmArgs = Args.of(Arg.A, aBuf, Arg.B, bBuf, Arg.C, dense);
+                    Runnable sparse = () -> execute(device, plan, args), denseCall = () -> execute(device, gemmPlan, gemmArgs);
+                    String check = null;
+                    for (int t : threads) {
+                        if (cpu) {
+                            String note = Backends.setCpuThreads(t);
+                            if (note != null) out.println("# " + note);
+                        }
+                        if (!warmed) { // the GEMM once per backend (JIT, device programs); every format's kernel below
+                            Timing.measure(denseCall, cfg.warmupSeconds());
+                            warmed = true;
+                        }
+                        if (check == null) {
+                            if (cfg.warmupSeconds() > 0) Timing.measure(sparse, cfg.warmupSeconds());
+                            check = check(sparse, cBuf, c.densified(), b, cfg) + " (" + plan.implementation() + ")";
+                        }
+                        double[] times = Timing.paired(denseCall, sparse, cfg.budgetSeconds());
+                        Row row = new Row("spmm", backend, c.format(), c.sparsity(), t, times[1], times[0], check);
+                        out.printf(Locale.ROOT, LINE, row.op(), row.backend(), row.format(), String.format(Locale.ROOT, "%.2f", row.sparsity()), t,
+                                String.format(Locale.ROOT, "%.3f", row.seconds() * 1e3), String.format(Locale.ROOT, "%.3f", row.denseSeconds() * 1e3),
+                                String.format(Locale.ROOT, "%.2f", row.ratio()), row.check());
+                        out.flush();
+                        rows.add(row);
+                    }
+                } finally {
+                    for (DeviceBuffer o : owned) o.close();
+                }
+            }
+        }
     }
 
     private static void execute(Device device, Plan plan, Args args) {
@@ -127,21 +164,18 @@ final class SpmmBench {
         s.synchronize();
     }
 
-    /** Runs both once and compares: max |sparse - dense| over max |dense|, allowed 1e-4 (sums of k terms in other orders). */
-    private static String check(Runnable sparse, Runnable dense, DeviceBuffer c, DeviceBuffer expected, int m, int n) {
+    /**
+     * Runs the sparse kernel once into C poisoned with NaN and checks C against the densified A times B:
+     * C·x against A·(B·x) in double, per row within 2(k+2)·2^-24·(|A|·|B|·|x|), which any summation order meets.
+     */
+    private static String check(Runnable sparse, DeviceBuffer c, float[] densified, float[] b, Config cfg) {
+        int m = cfg.m(), n = cfg.n();
+        float[] got = new float[m * n];
+        java.util.Arrays.fill(got, Float.NaN);
+        c.copyFrom(got);
         sparse.run();
-        dense.run();
-        float[] got = new float[m * n], want = new float[m * n];
         c.copyTo(got);
-        expected.copyTo(want);
-        double maxDiff = 0, scale = 0;
-        for (int i = 0; i < got.length; i++) {
-            if (Float.isNaN(got[i])) return "WRONG: NaN at " + i;
-            maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
-            scale = Math.max(scale, Math.abs(want[i]));
-        }
-        double rel = scale == 0 ? maxDiff : maxDiff / scale;
-        return rel <= 1e-4 ? "ok" : String.format(Locale.ROOT, "WRONG: max rel diff %.2e", rel);
+        return new GemmOperands(new GemmBench.Shape(m, n, cfg.k()), densified, b, cfg.seed()).check(got);
     }
 
     /** One sparse matrix to time: its descriptor, the dense copy for GEMM and the check, and its operands. */

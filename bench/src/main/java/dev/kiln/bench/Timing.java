@@ -37,4 +37,46 @@ record Timing(double median, double best, int samples) {
         double median = n % 2 == 1 ? samples.get(n / 2) : (samples.get(n / 2 - 1) + samples.get(n / 2)) / 2;
         return new Timing(median, samples.getFirst(), n);
     }
+
+    /**
+     * Median times of {@code a} and {@code b} in seconds, from calls alternating a, b, a, b ... so that both see
+     * the same load (on a shared machine it drifts within seconds, and two back-to-back time boxes gave ratios
+     * that swung by 30% between runs). Warm-up first: both run until a call of each is within 25% of the one
+     * before (at least a third of the budget, at most three budgets; a 4096^2 SGEMV first run in the
+     * interpreter took 0.3 s, and one call inside a single time box was then taken as warm), then pairs until
+     * the budget is spent twice over and at least three pairs were taken.
+     */
+    static double[] paired(Runnable a, Runnable b, double budgetSeconds) {
+        long budget = (long) (budgetSeconds * 1e9), start = System.nanoTime();
+        long lastA = Long.MAX_VALUE, lastB = Long.MAX_VALUE;
+        boolean settled = false;
+        while (!settled || System.nanoTime() - start < budget / 3) {
+            long ta = time(a), tb = time(b);
+            settled = ta <= lastA + lastA / 4 && tb <= lastB + lastB / 4 && lastA != Long.MAX_VALUE;
+            lastA = ta;
+            lastB = tb;
+            if (System.nanoTime() - start > 3 * budget) break;
+        }
+        List<Long> sa = new ArrayList<>(), sb = new ArrayList<>();
+        start = System.nanoTime();
+        while (sa.size() < 3 || System.nanoTime() - start < 2 * budget) {
+            sa.add(time(a));
+            sb.add(time(b));
+            if (sa.size() >= 10_000 || System.nanoTime() - start > 6 * budget && sa.size() >= 1) break;
+        }
+        return new double[] {median(sa) * 1e-9, median(sb) * 1e-9};
+    }
+
+    private static long time(Runnable r) {
+        long t0 = System.nanoTime();
+        r.run();
+        return System.nanoTime() - t0;
+    }
+
+    private static double median(List<Long> v) {
+        List<Long> s = new ArrayList<>(v);
+        Collections.sort(s);
+        int n = s.size();
+        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2.0;
+    }
 }
