@@ -17,6 +17,8 @@
 #   bench-gemm-tf32.*  the same with KILN_CUDA_TF32=1: our tensor-core kernel (cuda/cuda-sgemm-tf32)
 #   bench-gemm-cpu.*   kiln bench gemm, the CPU backend beside OpenBLAS (when libopenblas is installed)
 #   bench-conv.*       kiln bench conv, when this build has it
+#   bench-spmm.*       kiln bench spmm --backend cuda,cpu: CSR, BSR, 2:4 against each backend's dense SGEMM (issue #8)
+#   bench-qgemm.*      kiln bench qgemm --backend cuda,cpu: s8, s4, b1 against each backend's SGEMM (issue #9)
 #   summary.txt        PASS / FAIL / SKIP per step, the CUDA status, ours against cuBLAS per size
 # Exit status: 1 when verify failed (a missing driver fails it too) or a benchmark computed a wrong
 # result, else 0. The GPU rows are measured once (GPU kernels ignore --threads), the CPU rows per thread
@@ -273,6 +275,27 @@ if kiln bench --help 2>/dev/null | grep -qE '^ +conv( |$)'; then
 else
   record SKIP bench-conv 0 "this build has no conv benchmark (no 'kiln bench conv')" -
 fi
+
+# Sparse x dense and low-bit GEMM on the GPU beside the same GPU's SGEMM (operands resident, kernel time), and
+# on the CPU backend at all cores, in one run each; a CUDA device that is missing gives one '# skip cuda' line.
+# Run when this build's commands take --backend (bench spmm/qgemm were CPU-only before).
+bench_family() { # LOG_STEM SUMMARY_NAME ARGS...: one of the two, into RESULTS/STEM.log and .json
+  local stem=$1 name=$2; shift 2
+  if ! kiln bench "$1" --help 2>/dev/null | grep -q -- '--backend'; then
+    record SKIP "$name" 0 "this build's 'kiln bench $1' has no --backend" -
+    return
+  fi
+  run_step "$stem.log" kiln bench "$@" --threads "$CORES" --json "$RESULTS/$stem.json"
+  if grep -q 'WRONG' "$RESULTS/$stem.log"; then BENCH_WRONG=1; fi
+  if ((RC == 0)); then
+    record PASS "$name" "$TOOK" "$(grep -c '"backend": "cuda"' "$RESULTS/$stem.json" 2>/dev/null) rows cuda, $(grep -c '"backend": "cpu"' \
+      "$RESULTS/$stem.json" 2>/dev/null) rows cpu$(grep -m1 '^# skip cuda' "$RESULTS/$stem.log" | sed 's/^# /; /')" "$stem.log $stem.json"
+  else
+    record FAIL "$name" "$TOOK" "exit $RC: $(cuda_why "$(last_line "$stem.log" 'WRONG|nothing to measure|^bench')")" "$stem.log $stem.json"
+  fi
+}
+bench_family bench-spmm bench-spmm spmm --backend cuda,cpu --format csr,bsr,2:4 --sparsity 0.7,0.9,0.95
+bench_family bench-qgemm bench-qgemm qgemm --backend cuda,cpu --type s8,s4,b1 --sizes 1x4096x4096,1024
 
 # --- verdict ------------------------------------------------------------------------------------------
 
