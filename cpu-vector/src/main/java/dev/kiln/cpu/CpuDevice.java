@@ -71,7 +71,7 @@ public final class CpuDevice implements Device {
         vector(OpKind.REDUCE, "vector-reduce", d -> VectorReduce.supports((ReduceDesc) d),
                 (w, d, a) -> VectorReduce.run(w, (ReduceDesc) d, a.host(Arg.SRC), a.host(Arg.DST)));
         vector(OpKind.SOFTMAX, "vector-softmax", d -> VectorSoftmax.supports((SoftmaxDesc) d),
-                (w, d, a) -> VectorSoftmax.run(w, (SoftmaxDesc) d, a.host(Arg.SRC), a.host(Arg.DST)));
+                (w, d, a) -> VectorSoftmax.run(w, (SoftmaxDesc) d, a));
         vector(OpKind.CONV, "vector-conv", d -> VectorConv.supports((ConvDesc) d),
                 (w, d, a) -> VectorConv.run(w, (ConvDesc) d, a));
         vector(OpKind.POOL, "vector-pool", d -> VectorPool.supports((PoolDesc) d),

@@ -25,6 +25,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 abstract class ForcedParityTest extends ParityTestBase {
     private static int previousThreads;
 
+    /** Families whose vector kernels take every f32 descriptor the reference does. */
+    private static final Set<OpKind> EVERY_CASE_VECTOR = EnumSet.of(OpKind.UNARY, OpKind.BINARY, OpKind.REDUCE, OpKind.SOFTMAX);
+
     /** Vector width in bits (0: scalar only), or -1 for the hardware's. */
     abstract int bits();
 
@@ -64,6 +67,11 @@ abstract class ForcedParityTest extends ParityTestBase {
         }
         Support status = VectorSupport.status();
         assertTrue(status.ok(), "vector kernels should be on: " + status.reason());
+        if (EVERY_CASE_VECTOR.contains(desc.kind())) {
+            // These families have a vector path for every f32 case: a decline would hide a fallback to the reference.
+            assertTrue(vector.supports(desc).ok(), vector.name() + " declined: " + vector.supports(desc).reason());
+            return vector;
+        }
         return null; // the device's first supporting implementation: the vector one where it takes the case
     }
 

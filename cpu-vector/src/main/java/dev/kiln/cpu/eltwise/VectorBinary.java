@@ -7,20 +7,21 @@ import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.BinaryDesc;
 import dev.kiln.kernels.desc.BinaryOp;
 import dev.kiln.kernels.desc.Pass;
-import dev.kiln.kernels.desc.Shape;
 import dev.kiln.kernels.spi.Support;
 import jdk.incubator.vector.FloatVector;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Elementwise binary ops, forward, f32, for the shapes that need no index arithmetic: SRC has the output
- * shape and SRC2 is either a single value or the output's trailing dimensions (a bias row, a per-channel
- * last axis...), so SRC2 repeats with period {@code src2.count()}. General broadcasting and the backward
- * pass are left to the next implementation. The arithmetic is the f32 operation, which equals the double
- * reference rounded to f32 for +, -, *, /, max and min.
+ * Elementwise binary ops, f32, with numpy broadcasting of both operands. The result is walked as the rows of
+ * {@link BroadcastRows}: along a row each operand is contiguous or one repeated value, so the body is one of
+ * three vector loops (both contiguous, SRC2 repeated, SRC repeated). Equal shapes fold to a single row and a
+ * bias row or per-channel operand to rows of the trailing extent. The arithmetic is the f32 operation, which
+ * equals the double reference rounded to f32 for +, -, *, /, max and min. The backward pass is
+ * {@link BinaryBackward}. Work is cut into fixed chunks of {@value VectorUnary#CHUNK} result elements.
  */
 public final class VectorBinary {
     private VectorBinary() {}
@@ -28,80 +29,89 @@ public final class VectorBinary {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
+    /** Every f32 shape pair the reference accepts, both passes (the device declines f64 before this). */
     public static Support supports(BinaryDesc d) {
-        if (d.pass() != Pass.FORWARD) return Support.no("vector binary is forward only");
-        Shape out = d.out();
-        if (d.a().count() != out.count())
-            return Support.no("SRC " + d.a() + " is broadcast to " + out + "; vector binary needs SRC in the output shape");
-        if (d.b().count() <= 1 || trailing(d.b(), out)) return Support.YES;
-        return Support.no("SRC2 " + d.b() + " is not a scalar or the trailing dimensions of " + out + " (general broadcasting)");
-    }
-
-    /** True when {@code b}, leading 1s dropped, equals the last dimensions of {@code out}. */
-    private static boolean trailing(Shape b, Shape out) {
-        int lead = 0;
-        while (lead < b.rank() && b.dim(lead) == 1) lead++;
-        int rank = b.rank() - lead;
-        if (rank > out.rank()) return false;
-        for (int i = 0; i < rank; i++) if (b.dim(lead + i) != out.dim(out.rank() - rank + i)) return false;
-        return true;
+        return Support.YES;
     }
 
     public static void run(Width w, BinaryDesc d, Args args) {
+        if (d.pass() == Pass.BACKWARD) {
+            BinaryBackward.run(w, d, args);
+            return;
+        }
+        long count = d.out().count();
+        if (count == 0) return;
         MemorySegment a = args.host(Arg.SRC), b = args.host(Arg.SRC2), dst = args.host(Arg.DST);
-        long count = d.out().count(), period = Math.max(1, d.b().count());
+        BroadcastRows rows = BroadcastRows.of(d);
+        int n = rows.n();
         int tasks = Math.toIntExact(Math.ceilDiv(count, VectorUnary.CHUNK));
         CpuThreads.parallelFor(tasks, t -> {
             long from = (long) t * VectorUnary.CHUNK, end = Math.min(count, from + VectorUnary.CHUNK);
-            if (period == 1) {
-                scalarOperand(w, d.op(), a, b.getAtIndex(F, 0), dst, from, (int) (end - from));
-                return;
-            }
-            // Runs between period boundaries: SRC2 restarts at index 0 at each boundary.
-            for (long i = from; i < end; ) {
-                long j = i % period;
-                int run = (int) Math.min(end - i, period - j);
-                twoOperands(w, d.op(), a, i, b, j, dst, run);
+            MemorySegment aRep = repeatScratch(0), bRep = repeatScratch(1);
+            BroadcastRows.Walker walk = new BroadcastRows.Walker(rows, rows.allDims());
+            walk.seek(from / n);
+            // Runs within one row; the walker steps the operands' row offsets.
+            int j = (int) (from % n);
+            for (long i = from; i < end; walk.next(), j = 0) {
+                int run = (int) Math.min(end - i, n - j);
+                long ai = walk.a, bi = walk.b;
+                MemorySegment as = rows.aRow() ? a : repeat(aRep, a.getAtIndex(F, ai));
+                MemorySegment bs = rows.bRow() ? b : repeat(bRep, b.getAtIndex(F, bi));
+                row(w, d.op(), as, rows.aRow() ? (ai + j) * 4 : 0, rows.aRow() ? 4 : 0,
+                        bs, rows.bRow() ? (bi + j) * 4 : 0, rows.bRow() ? 4 : 0, dst, i * 4, run);
                 i += run;
             }
         });
     }
 
-    private static void twoOperands(Width w, BinaryOp op, MemorySegment a, long ai, MemorySegment b, long bi,
-                                    MemorySegment dst, int len) {
+    /**
+     * Per-thread native scratch: three one-vector slots (room for the widest species) from which a repeated operand
+     * or zeros are read with step 0, then {@link BinaryBackward#BLOCK} floats. Native like the operands, so every
+     * vector load site sees one segment class (a heap scratch beside native operands made C2 give up on the loads).
+     */
+    private static final ThreadLocal<MemorySegment> SCRATCH =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(3 * 64 + BinaryBackward.BLOCK * 4L, 64));
+
+    /** Slot {@code i} (0..2) of this thread's scratch, for {@link #repeat}; slot 2 is kept zero by its users. */
+    static MemorySegment repeatScratch(int i) { return SCRATCH.get().asSlice(i * 64L, 64); }
+
+    /** This thread's {@link BinaryBackward#BLOCK}-float scratch row. */
+    static MemorySegment scratchRow() { return SCRATCH.get().asSlice(3 * 64L); }
+
+    /** {@code scratch} filled with {@code v}, so that a vector load at offset 0 reads v in every lane. */
+    static MemorySegment repeat(MemorySegment scratch, float v) {
+        if (Float.floatToRawIntBits(scratch.getAtIndex(F, 0)) != Float.floatToRawIntBits(v)) // -0 is not 0 here
+            for (int i = 0; i < 16; i++) scratch.setAtIndex(F, i, v);
+        return scratch;
+    }
+
+    /**
+     * dst[do + i] = a[ao + i*as] op b[bo + i*bs] for i < len, offsets and steps in bytes: a step of 4 walks an
+     * operand, a step of 0 repeats the vector at its offset (see {@link #repeat}). Loads are unconditional and each
+     * case stores its own result: a vector merged from several branches would be boxed.
+     */
+    private static void row(Width w, BinaryOp op, MemorySegment a, long ao, long as, MemorySegment b, long bo, long bs,
+                            MemorySegment dst, long dOff, int len) {
         var s = w.floats();
         int l = s.length(), i = 0;
         for (; i <= len - l; i += l) {
-            FloatVector x = FloatVector.fromMemorySegment(s, a, (ai + i) * 4, NATIVE);
-            FloatVector y = FloatVector.fromMemorySegment(s, b, (bi + i) * 4, NATIVE);
-            apply(op, x, y).intoMemorySegment(dst, (ai + i) * 4, NATIVE);
+            FloatVector x = FloatVector.fromMemorySegment(s, a, ao + i * as, NATIVE);
+            FloatVector y = FloatVector.fromMemorySegment(s, b, bo + i * bs, NATIVE);
+            long off = dOff + i * 4L;
+            switch (op) {
+                case ADD -> x.add(y).intoMemorySegment(dst, off, NATIVE);
+                case SUB -> x.sub(y).intoMemorySegment(dst, off, NATIVE);
+                case MUL -> x.mul(y).intoMemorySegment(dst, off, NATIVE);
+                case DIV -> x.div(y).intoMemorySegment(dst, off, NATIVE);
+                case MAX -> x.max(y).intoMemorySegment(dst, off, NATIVE);
+                case MIN -> x.min(y).intoMemorySegment(dst, off, NATIVE);
+            }
         }
-        for (; i < len; i++) dst.setAtIndex(F, ai + i, scalar(op, a.getAtIndex(F, ai + i), b.getAtIndex(F, bi + i)));
+        for (; i < len; i++)
+            dst.set(F, dOff + i * 4L, scalar(op, a.get(F, ao + i * as), b.get(F, bo + i * bs)));
     }
 
-    private static void scalarOperand(Width w, BinaryOp op, MemorySegment a, float bv, MemorySegment dst, long from, int len) {
-        var s = w.floats();
-        int l = s.length(), i = 0;
-        FloatVector y = FloatVector.broadcast(s, bv);
-        for (; i <= len - l; i += l) {
-            FloatVector x = FloatVector.fromMemorySegment(s, a, (from + i) * 4, NATIVE);
-            apply(op, x, y).intoMemorySegment(dst, (from + i) * 4, NATIVE);
-        }
-        for (; i < len; i++) dst.setAtIndex(F, from + i, scalar(op, a.getAtIndex(F, from + i), bv));
-    }
-
-    private static FloatVector apply(BinaryOp op, FloatVector x, FloatVector y) {
-        return switch (op) {
-            case ADD -> x.add(y);
-            case SUB -> x.sub(y);
-            case MUL -> x.mul(y);
-            case DIV -> x.div(y);
-            case MAX -> x.max(y);
-            case MIN -> x.min(y);
-        };
-    }
-
-    private static float scalar(BinaryOp op, float x, float y) {
+    static float scalar(BinaryOp op, float x, float y) {
         return switch (op) {
             case ADD -> x + y;
             case SUB -> x - y;

@@ -14,10 +14,11 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * SUM, MEAN and MAX over contiguous rows (inner == 1): dst[o] = op over l of src[o*length + l].
+ * SUM, MEAN, MAX and ARGMAX over contiguous rows (inner == 1): dst[o] = op over l of src[o*length + l].
  * Four vector accumulators per row, then a lane reduction and a scalar tail; sums accumulate in f32
  * (the reference uses double; the difference is within f32 tolerance). Each row is one task's, with
- * rows grouped into tasks by a rule that ignores the thread count.
+ * rows grouped into tasks by a rule that ignores the thread count. A reduction over another axis
+ * (inner > 1) is {@link ReduceStrided}.
  */
 public final class VectorReduce {
     private VectorReduce() {}
@@ -28,22 +29,28 @@ public final class VectorReduce {
     static final int TASK_ELEMENTS = 1 << 15;
 
     public static Support supports(ReduceDesc d) {
-        if (d.op() == ReduceOp.ARGMAX) return Support.no("vector reduce has no argmax");
-        if (d.inner() != 1) return Support.no("vector reduce needs inner == 1 (contiguous rows), got inner=" + d.inner());
-        return Support.YES;
+        return Support.YES; // every f32 op and layout; the device declines f64 before this
     }
 
     public static void run(Width w, ReduceDesc d, MemorySegment src, MemorySegment dst) {
+        if (d.inner() != 1) {
+            ReduceStrided.run(w, d, src, dst);
+            return;
+        }
         int rows = d.outer(), len = d.length();
         int perTask = Math.max(1, TASK_ELEMENTS / len);
         CpuThreads.parallelFor(Math.ceilDiv(rows, perTask), t -> {
             for (int r = t * perTask, end = Math.min(rows, r + perTask); r < end; r++) {
                 long from = (long) r * len;
+                if (d.op() == ReduceOp.ARGMAX) {
+                    dst.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, r, ArgMax.row(w, src, from, len));
+                    continue;
+                }
                 float v = switch (d.op()) {
                     case SUM -> sum(w, src, from, len);
                     case MEAN -> sum(w, src, from, len) / len;
                     case MAX -> max(w, src, from, len);
-                    case ARGMAX -> throw new AssertionError("rejected by supports");
+                    case ARGMAX -> throw new AssertionError("handled above");
                 };
                 dst.setAtIndex(F, r, v);
             }
