@@ -20,7 +20,8 @@ final class EltwiseCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
     @Option(names = "--ops", defaultValue = EltwiseBench.DEFAULT_OPS,
-            description = "Unary or binary op names, or add-bias, comma-separated (default: ${DEFAULT-VALUE}).")
+            description = "Unary or binary op names, or add-bias, add-channel, mul-column, sum-axis0, max-axis0, argmax, softmax,"
+                    + " log-softmax, softmax-channel; comma-separated (default: ${DEFAULT-VALUE}).")
     String ops;
 
     @Option(names = "--sizes", defaultValue = EltwiseBench.DEFAULT_SIZES, description = "Element counts, comma-separated (default: ${DEFAULT-VALUE}).")
@@ -58,7 +59,7 @@ final class EltwiseCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         out.println("# element-wise f32; GB/s of compulsory traffic (inputs read once, outputs written once); %bw of the copy"
-                + " bandwidth at the same thread count; checked on 1031 elements; time = median of a " + seconds + " s time box");
+                + " bandwidth at the same thread count; checked on 1031 elements (or a small shape of the same layout); time = median of a " + seconds + " s time box");
         return OpBenchCommand.finish(out, OpBench.run(cfg, out), json, true);
     }
 }
