@@ -29,7 +29,12 @@ import java.nio.ByteOrder;
  *
  * <p>Tasks and order: forward and backward-data own one output plane; backward-weights owns (image group,
  * channel block) with nine vector accumulators per channel, reduced in lane order and then over the fixed
- * image groups in order, so every result is the same for any thread count.
+ * image groups in order, so every result is the same for any thread count. Forward with horizontal stride 2
+ * runs the stride-1 loop into scratch and keeps every second column ({@link #forwardStride2}).
+ *
+ * <p>Segments: the vector loops take native segments only and say so in their first line, which also makes
+ * their speed independent of what ran earlier in the JVM (see {@link NativeSegments}); {@link
+ * VectorDepthwise} stages other operands.
  */
 final class Depthwise3x3 {
     private Depthwise3x3() {}
@@ -87,6 +92,52 @@ final class Depthwise3x3 {
         });
     }
 
+    /** Per-thread native scratch of {@link #forwardStride2} (native, so that its loops stay compiled for one segment class). */
+    private static final ThreadLocal<MemorySegment[]> WIDE = ThreadLocal.withInitial(() -> new MemorySegment[] {MemorySegment.NULL});
+
+    /**
+     * Forward with horizontal stride 2 (MobileNet's downsampling layers): each plane is first correlated at
+     * horizontal stride 1 into per-thread scratch by the stride-1 vector loop (vertical stride, padding and
+     * dilation as given), then every second column is picked out with two-vector permutes. Twice the FMAs of
+     * a direct stride-2 loop, but the tensors are still read and written once, and the loop stays the one
+     * tested and tuned above; the row loop it replaces did stride 2 element by element.
+     */
+    static void forwardStride2(Width w, ConvGeom g, MemorySegment x, MemorySegment wt, MemorySegment y, MemorySegment bias) {
+        int mult = g.cyg(), l = w.floats().length(), wide = g.wx() + 2 * g.pw() - 2 * g.dw(); // stride-1 output columns
+        Plane p = new Plane(g.hx(), g.wx(), g.hy(), wide, g.sh(), -g.ph(), g.dh(), -g.pw(), g.dw());
+        long scratchFloats = (long) g.hy() * wide + 2L * l; // pickEven reads two vectors from the last pair of columns
+        CpuThreads.parallelFor(g.n() * g.cy(), plane -> {
+            int b = plane / g.cy(), o = plane % g.cy();
+            MemorySegment[] holder = WIDE.get();
+            if (holder[0].byteSize() < scratchFloats * 4) holder[0] = java.lang.foreign.Arena.ofAuto().allocate(scratchFloats * 4, 64);
+            MemorySegment s = holder[0];
+            float b0 = bias == null ? 0 : bias.getAtIndex(F, o);
+            long s0 = ((long) b * g.cx() + o / mult) * g.xPlane(), d0 = (long) plane * g.yPlane();
+            if (p.vectorSafe(l, s0, x.byteSize() / 4, 0, s.byteSize() / 4)) correlate(w, p, x, s0, s, 0, wt, o * 9L, false, b0);
+            else p.scalar(x, s0, s, 0, wt, o * 9L, false, b0);
+            pickEven(w, s, wide, y, d0, g.hy(), g.wy());
+        });
+    }
+
+    /** dst[d0 + i*n + j] = src[i*wide + 2j] for i < rows, j < n; src has two vectors of slack past its last row. */
+    private static void pickEven(Width w, MemorySegment src, int wide, MemorySegment dst, long d0, int rows, int n) {
+        if (src.getClass() != NativeSegments.CLASS || dst.getClass() != NativeSegments.CLASS) throw notNative(src, dst); // as in correlate
+        VectorSpecies<Float> sp = w.floats();
+        int l = sp.length();
+        FloatVector zero = FloatVector.zero(sp), iota = zero.addIndex(1), even = zero.addIndex(2);
+        long dstLen = dst.byteSize() / 4;
+        for (int i = 0; i < rows; i++) {
+            long from = (long) i * wide, to = d0 + (long) i * n;
+            int j = 0;
+            for (; j < n && to + j + l <= dstLen; j += l) { // a masked store reaching past the tensor would take the slow path
+                long at = (from + 2L * j) * 4;
+                FloatVector lo = FloatVector.fromMemorySegment(sp, src, at, NATIVE), hi = FloatVector.fromMemorySegment(sp, src, at + 4L * l, NATIVE);
+                even.selectFrom(lo, hi).intoMemorySegment(dst, (to + j) * 4, NATIVE, inRow(iota, j, n));
+            }
+            for (; j < n; j++) dst.setAtIndex(F, to + j, src.getAtIndex(F, from + 2L * j));
+        }
+    }
+
     /**
      * dX from dY for stride 1 and multiplier 1: the correlation of dY's plane with the taps turned by 180
      * degrees, offset by {@code pad - 2*dilation}, so each dX element is also written once.
@@ -105,6 +156,8 @@ final class Depthwise3x3 {
     /** p's correlation of one plane; the taps (turned: by 180 degrees) are W[k0 .. k0+9). */
     private static void correlate(Width w, Plane p, MemorySegment src, long s0, MemorySegment dst, long d0,
                                   MemorySegment wt, long k0, boolean turned, float b0) {
+        // written out here, in the method C2 compiles: below it both segments are exactly native (see NativeSegments)
+        if (src.getClass() != NativeSegments.CLASS || dst.getClass() != NativeSegments.CLASS) throw notNative(src, dst);
         VectorSpecies<Float> sp = w.floats();
         FloatVector k00 = FloatVector.broadcast(sp, weight(wt, k0, 0, turned)),
                 k01 = FloatVector.broadcast(sp, weight(wt, k0, 1, turned)),
@@ -198,29 +251,45 @@ final class Depthwise3x3 {
         return col.compare(VectorOperators.GE, 0f).and(col.compare(VectorOperators.LT, (float) n));
     }
 
+    /** The vector loops take native segments only; VectorDepthwise stages other operands ({@link NativeSegments#staged}). */
+    private static IllegalStateException notNative(MemorySegment a, MemorySegment b) {
+        return new IllegalStateException("depthwise 3x3: vector loops need native segments, got " + a.getClass().getSimpleName()
+                + " and " + b.getClass().getSimpleName());
+    }
+
     /** Tap t of the 3x3 kernel at k0, or of the kernel turned by 180 degrees. */
     private static float weight(MemorySegment wt, long k0, int t, boolean turned) {
         return wt.getAtIndex(F, k0 + (turned ? 8 - t : t));
     }
 
-    /** Channels per backward-weights task: per image their planes lie back to back, one stream for the prefetcher. */
-    private static final int BLOCK = 16;
+    /**
+     * Channels per backward-weights task, at most: with all of an image's channels in one task, the task reads X
+     * and dY as two unbroken streams over its images (16 channels per task, 50 KB runs between jumps of a whole
+     * image, measured 1.2x slower at C256 28x28); the cap keeps its accumulators (9 vectors per channel, 147 KB
+     * at 512 bits) within L2.
+     */
+    private static final int BLOCK = 256;
     /** Image groups of backward-weights (fixed by the batch, never by the thread count). */
     private static final int GROUPS = 4;
+    /** Per-thread accumulators of backward-weights, grown on demand and kept. */
+    private static final ThreadLocal<float[][]> ACC = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
 
     /**
      * dW[o][ry][sx] = sum over images, rows and columns of dY[b][o][oy][ox] * X[b][o / mult][iy][ix]. Tasks are
-     * (image group, block of 16 channels), images outer and channels inner so that memory is read in order (a
-     * task per channel would jump a whole image between planes); each channel keeps nine vector accumulators
-     * in scratch between its planes. At the end each task reduces its accumulators in lane order, and the
-     * groups' sums are added in group order, so the result is the same for any thread count.
+     * (image group, block of up to {@link #BLOCK} channels), images outer and channels inner so that memory is
+     * read in order (a task per channel would jump a whole image between planes); each channel keeps nine
+     * vector accumulators in scratch between its planes. At the end each task reduces its accumulators in lane
+     * order, and the groups' sums are added in group order, so the result is the same for any thread count.
      */
     static void weights(Width w, ConvGeom g, MemorySegment x, MemorySegment dy, MemorySegment dwt) {
         int l = w.floats().length(), cy = g.cy(), groups = Math.min(g.n(), GROUPS), blocks = Math.ceilDiv(cy, BLOCK);
         float[] partial = new float[groups * cy * 9];
         CpuThreads.parallelFor(groups * blocks, task -> {
             int grp = task / blocks, o0 = task % blocks * BLOCK, o1 = Math.min(cy, o0 + BLOCK);
-            float[] acc = new float[(o1 - o0) * 9 * l], edge = new float[(o1 - o0) * 9];
+            float[][] holder = ACC.get();
+            if (holder[0].length < (o1 - o0) * 9 * l) holder[0] = new float[(o1 - o0) * 9 * l];
+            float[] acc = holder[0], edge = new float[(o1 - o0) * 9];
+            java.util.Arrays.fill(acc, 0, (o1 - o0) * 9 * l, 0f);
             for (int b = g.n() * grp / groups; b < g.n() * (grp + 1) / groups; b++)
                 for (int o = o0; o < o1; o++) {
                     long xb = ((long) b * g.cx() + o / g.cyg()) * g.xPlane(), yb = ((long) b * cy + o) * g.yPlane();
@@ -243,6 +312,7 @@ final class Depthwise3x3 {
      * are zeroed, and so are X lanes outside the row or under them. The vectors stay inside this method.
      */
     private static void weightsPlane(Width w, ConvGeom g, MemorySegment x, long xb, MemorySegment dy, long yb, float[] acc, int at0) {
+        if (x.getClass() != NativeSegments.CLASS || dy.getClass() != NativeSegments.CLASS) throw notNative(x, dy); // as in correlate
         VectorSpecies<Float> sp = w.floats();
         int l = sp.length(), wx = g.wx(), hx = g.hx(), wy = g.wy(), dw = g.dw(), dh = g.dh();
         FloatVector zero = FloatVector.zero(sp), iota = zero.addIndex(1);
@@ -258,31 +328,46 @@ final class Depthwise3x3 {
                     m2 = inRow(iota, c + 2 * dw, wx).and(mo);
             long col = xb + c, out = yb + j;
             int oy = 0;
-            // unit vertical stride and dilation: rows oy and oy+1 share input rows, four rows' loads serve both
-            // (every accumulator still takes its terms in row order, so the sums are the single-row loop's)
+            // unit vertical stride and dilation: rows oy and oy+1 share input rows, four rows' loads serve both.
+            // Row oy+1's terms go to nine accumulators of their own (b..), added in after the column: with one set,
+            // each accumulator took two dependent FMAs per pair of rows (measured 1.17x slower at C256 28x28).
+            FloatVector b00 = zero, b01 = zero, b02 = zero, b10 = zero, b11 = zero, b12 = zero, b20 = zero, b21 = zero, b22 = zero;
             for (; g.sh() == 1 && dh == 1 && oy + 1 < g.hy(); oy += 2, out += 2L * wy) {
                 FloatVector d0 = zero.blend(FloatVector.fromMemorySegment(sp, dy, out * 4, NATIVE), mo);
                 FloatVector d1 = zero.blend(FloatVector.fromMemorySegment(sp, dy, (out + wy) * 4, NATIVE), mo);
                 int r = oy - g.ph();
-                for (int k = 0; k < 4; k++) {
-                    if (r + k < 0 || r + k >= hx) continue;
-                    long at = (col + (long) (r + k) * wx) * 4;
+                if (r >= 0 && r < hx) {
+                    long at = (col + (long) r * wx) * 4;
+                    a00 = zero.blend(FloatVector.fromMemorySegment(sp, x, at, NATIVE), m0).fma(d0, a00);
+                    a01 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 4L * dw, NATIVE), m1).fma(d0, a01);
+                    a02 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 8L * dw, NATIVE), m2).fma(d0, a02);
+                }
+                if (r + 1 >= 0 && r + 1 < hx) {
+                    long at = (col + (long) (r + 1) * wx) * 4;
                     FloatVector x0 = zero.blend(FloatVector.fromMemorySegment(sp, x, at, NATIVE), m0);
                     FloatVector x1 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 4L * dw, NATIVE), m1);
                     FloatVector x2 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 8L * dw, NATIVE), m2);
-                    if (k == 0) {
-                        a00 = x0.fma(d0, a00); a01 = x1.fma(d0, a01); a02 = x2.fma(d0, a02);
-                    } else if (k == 1) {
-                        a00 = x0.fma(d1, a00); a01 = x1.fma(d1, a01); a02 = x2.fma(d1, a02);
-                        a10 = x0.fma(d0, a10); a11 = x1.fma(d0, a11); a12 = x2.fma(d0, a12);
-                    } else if (k == 2) {
-                        a10 = x0.fma(d1, a10); a11 = x1.fma(d1, a11); a12 = x2.fma(d1, a12);
-                        a20 = x0.fma(d0, a20); a21 = x1.fma(d0, a21); a22 = x2.fma(d0, a22);
-                    } else {
-                        a20 = x0.fma(d1, a20); a21 = x1.fma(d1, a21); a22 = x2.fma(d1, a22);
-                    }
+                    b00 = x0.fma(d1, b00); b01 = x1.fma(d1, b01); b02 = x2.fma(d1, b02);
+                    a10 = x0.fma(d0, a10); a11 = x1.fma(d0, a11); a12 = x2.fma(d0, a12);
+                }
+                if (r + 2 >= 0 && r + 2 < hx) {
+                    long at = (col + (long) (r + 2) * wx) * 4;
+                    FloatVector x0 = zero.blend(FloatVector.fromMemorySegment(sp, x, at, NATIVE), m0);
+                    FloatVector x1 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 4L * dw, NATIVE), m1);
+                    FloatVector x2 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 8L * dw, NATIVE), m2);
+                    b10 = x0.fma(d1, b10); b11 = x1.fma(d1, b11); b12 = x2.fma(d1, b12);
+                    a20 = x0.fma(d0, a20); a21 = x1.fma(d0, a21); a22 = x2.fma(d0, a22);
+                }
+                if (r + 3 >= 0 && r + 3 < hx) {
+                    long at = (col + (long) (r + 3) * wx) * 4;
+                    b20 = zero.blend(FloatVector.fromMemorySegment(sp, x, at, NATIVE), m0).fma(d1, b20);
+                    b21 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 4L * dw, NATIVE), m1).fma(d1, b21);
+                    b22 = zero.blend(FloatVector.fromMemorySegment(sp, x, at + 8L * dw, NATIVE), m2).fma(d1, b22);
                 }
             }
+            a00 = a00.add(b00); a01 = a01.add(b01); a02 = a02.add(b02);
+            a10 = a10.add(b10); a11 = a11.add(b11); a12 = a12.add(b12);
+            a20 = a20.add(b20); a21 = a21.add(b21); a22 = a22.add(b22);
             for (; oy < g.hy(); oy++, out += wy) {
                 FloatVector d = zero.blend(FloatVector.fromMemorySegment(sp, dy, out * 4, NATIVE), mo);
                 int r0 = oy * g.sh() - g.ph(), r1 = r0 + dh, r2 = r1 + dh;

@@ -16,8 +16,10 @@ import java.nio.ByteOrder;
  * Direct depthwise convolution (regular, groups == c, so each output channel o reads the one input channel
  * o / (k/c)): im2col would copy each input r*s times to multiply by a single weight, so these loops run over
  * output rows instead, vectorised along the row when strideW == 1 (scalar otherwise). 3x3 kernels with
- * strideW == 1 (backward-data also strideH == 1 and multiplier 1) go to {@link Depthwise3x3}, which keeps
- * the output vector and the taps in registers; the row loops here serve the other shapes. Tasks: one output
+ * strideW == 1 (backward-data also strideH == 1 and multiplier 1), and the forward of 3x3 kernels with
+ * strideW == 2, go to {@link Depthwise3x3}, which keeps the output vector and the taps in registers; the row
+ * loops here serve the other shapes. Operands that are not native segments (a caller's arrays) are copied to
+ * native memory for the call first ({@link NativeSegments#staged}). Tasks: one output
  * plane (forward), one input plane (backward-data), one output channel over all images (backward-weights,
  * images in order), so each output element belongs to one task and results do not depend on the thread
  * count. Accumulation is f32 with FMA, taps in (ry, sx) order.
@@ -33,12 +35,18 @@ final class VectorDepthwise {
     private static final ThreadLocal<float[][]> ROW = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
 
     static void run(Width w, ConvDesc d, Args a) {
+        if (!NativeSegments.all(d, a)) { // heap arrays or mapped files: the loops below are compiled for native segments only
+            NativeSegments.staged(d, a, copies -> run(w, d, copies));
+            return;
+        }
         ConvGeom g = ConvGeom.of(d);
         boolean taps3 = g.r() == 3 && g.s() == 3 && g.sw() == 1;
         switch (d.pass()) {
             case FORWARD -> {
                 MemorySegment bias = d.bias() ? a.host(Arg.BIAS) : null;
                 if (taps3) Depthwise3x3.forward(w, g, a.host(Arg.SRC), a.host(Arg.WEIGHTS), a.host(Arg.DST), bias);
+                else if (g.r() == 3 && g.s() == 3 && g.sw() == 2)
+                    Depthwise3x3.forwardStride2(w, g, a.host(Arg.SRC), a.host(Arg.WEIGHTS), a.host(Arg.DST), bias);
                 else forward(w, g, a.host(Arg.SRC), a.host(Arg.WEIGHTS), a.host(Arg.DST), bias);
             }
             case BACKWARD_DATA -> {

@@ -1,0 +1,160 @@
+package dev.kiln.cpu.conv;
+
+import dev.kiln.cpu.VectorSupport;
+import dev.kiln.cpu.Width;
+import dev.kiln.kernels.Args;
+import dev.kiln.kernels.desc.ArgSpec;
+import dev.kiln.kernels.desc.ConvDesc;
+import dev.kiln.kernels.desc.ConvDesc.ConvPass;
+import dev.kiln.kernels.spi.HostBuffer;
+import dev.kiln.kernels.spi.Plan;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The depthwise paths beside ConvParityTest's shared list: against the reference, more channels than one
+ * backward-weights task takes and the forward with horizontal stride 2; those two on 1 and 2 threads, bit for
+ * bit; and operands that are not native segments (a caller's {@code float[]} views, at an offset inside a
+ * larger array), which run on native copies ({@link NativeSegments#staged}): the same bits as on native
+ * buffers, and the array elements around each view left alone.
+ */
+class DepthwiseTest {
+    /** Guard floats on either side of each view; they must keep this value. */
+    private static final float GUARD = 12345.5f;
+    private static final int MARGIN = 5;
+
+    /**
+     * Against the reference, at the hardware's width: more channels than one backward-weights task takes
+     * (Depthwise3x3.BLOCK = 256), so the second channel block and its offsets into the partial sums are covered;
+     * small planes keep the reference fast; and forward with horizontal stride 2. (Kept here rather than in
+     * ConvParityTest's shared list.)
+     */
+    @TestFactory Stream<DynamicTest> casesMatchReference() {
+        Assumptions.assumeTrue(VectorSupport.status().ok(), () -> "vector kernels off: " + VectorSupport.status().reason());
+        Width w = VectorSupport.width();
+        List<ConvDesc> cases = new ArrayList<>();
+        for (ConvPass pass : ConvPass.values())
+            cases.add(ConvDesc.conv2d(2, 300, 7, 19, 300, 3, 3, 1, 1).withGroups(300).withPass(pass).withBias(pass != ConvPass.BACKWARD_DATA));
+        // horizontal stride 2 (Depthwise3x3.forwardStride2): rows of several vectors at every width, odd widths, a
+        // channel multiplier, vertical stride 1 with horizontal dilation 2 and unequal padding, a row of one output
+        cases.add(ConvDesc.conv2d(2, 5, 9, 67, 5, 3, 3, 2, 1).withGroups(5).withBias(true));
+        cases.add(ConvDesc.conv2d(3, 4, 12, 41, 8, 3, 3, 2, 0).withGroups(4));
+        cases.add(new ConvDesc(2, 3, 10, 50, 3, 3, 3, 1, 2, 2, 1, 1, 2, 3, false, 0, 0, ConvPass.FORWARD, true, dev.kiln.kernels.DType.F32));
+        cases.add(ConvDesc.conv2d(2, 3, 5, 3, 3, 3, 3, 2, 1).withGroups(3));
+        List<DynamicTest> tests = new ArrayList<>();
+        ConvParityTest.add(tests, new dev.kiln.cpu.CpuDevice(), ConvImpls.conv(w), cases, 3100);
+        return tests.stream();
+    }
+
+    /** The paths added here give the same bits on 1 and 2 threads (tasks are cut by rules that ignore the thread count). */
+    @TestFactory Stream<DynamicTest> oneAndTwoThreadsAgree() {
+        Assumptions.assumeTrue(VectorSupport.status().ok(), () -> "vector kernels off: " + VectorSupport.status().reason());
+        Width w = VectorSupport.width();
+        List<ConvDesc> cases = List.of(ConvDesc.conv2d(3, 5, 9, 67, 10, 3, 3, 2, 1).withGroups(5).withBias(true),
+                ConvDesc.conv2d(5, 300, 7, 19, 300, 3, 3, 1, 1).withGroups(300).withPass(ConvPass.BACKWARD_WEIGHTS).withBias(true));
+        return cases.stream().map(d -> DynamicTest.dynamicTest(d.shape() + " " + d.pass(), () -> {
+            int before = dev.kiln.cpu.CpuThreads.threads();
+            List<HostBuffer> owned = new ArrayList<>();
+            try {
+                Args a = Args.of();
+                SplittableRandom rnd = new SplittableRandom(ConvParityTest.SEED + d.hashCode());
+                for (ArgSpec spec : d.args()) {
+                    HostBuffer b = HostBuffer.allocate(null, spec.dtype(), spec.count());
+                    owned.add(b);
+                    for (long i = 0; i < spec.count(); i++) b.hostSegment().setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (rnd.nextDouble() * 2 - 1));
+                    a.put(spec.arg(), b);
+                }
+                List<float[]> runs = new ArrayList<>();
+                for (int threads : new int[] {1, 2}) {
+                    dev.kiln.cpu.CpuThreads.setThreads(threads);
+                    for (ArgSpec spec : d.args()) if (spec.access().writes()) a.host(spec.arg()).fill((byte) (threads == 1 ? 0xFF : 0x7F));
+                    try (Plan plan = ConvImpls.conv(w).plan(d)) {
+                        plan.execute(null, a);
+                    }
+                    for (ArgSpec spec : d.args()) if (spec.access().writes()) runs.add(a.host(spec.arg()).toArray(ValueLayout.JAVA_FLOAT));
+                }
+                for (int i = 0; i < runs.size() / 2; i++)
+                    assertTrue(java.util.Arrays.equals(runs.get(i), runs.get(runs.size() / 2 + i)), d.shape() + ": output " + i + " differs between 1 and 2 threads");
+            } finally {
+                dev.kiln.cpu.CpuThreads.setThreads(before);
+                for (HostBuffer b : owned) b.close();
+            }
+        }));
+    }
+
+    @TestFactory Stream<DynamicTest> heapOperandsMatchNative() {
+        Assumptions.assumeTrue(VectorSupport.status().ok(), () -> "vector kernels off: " + VectorSupport.status().reason());
+        Width w = VectorSupport.width();
+        List<ConvDesc> shapes = List.of(ConvDesc.conv2d(3, 16, 21, 19, 16, 3, 3, 1, 1).withGroups(16), // Depthwise3x3
+                ConvDesc.conv2d(2, 8, 13, 37, 16, 3, 3, 1, 1).withGroups(8), // multiplier 2
+                ConvDesc.conv2d(2, 6, 11, 9, 6, 5, 5, 2, 2).withGroups(6)); // row loops
+        List<DynamicTest> tests = new ArrayList<>();
+        for (ConvDesc s : shapes)
+            for (ConvPass pass : ConvPass.values()) {
+                ConvDesc d = s.withPass(pass).withBias(pass != ConvPass.BACKWARD_DATA);
+                tests.add(DynamicTest.dynamicTest(d.shape() + " " + pass, () -> check(w, d)));
+            }
+        return tests.stream();
+    }
+
+    private static void check(Width w, ConvDesc d) {
+        long seed = ConvParityTest.SEED + d.hashCode();
+        System.out.println("DepthwiseTest " + d.shape() + " " + d.pass() + " seed " + seed);
+        List<HostBuffer> owned = new ArrayList<>();
+        try {
+            Args nat = Args.of(), heap = Args.of();
+            List<float[]> arrays = new ArrayList<>();
+            SplittableRandom rnd = new SplittableRandom(seed);
+            for (ArgSpec spec : d.args()) {
+                int n = Math.toIntExact(spec.count());
+                float[] values = new float[n];
+                for (int i = 0; i < n; i++) values[i] = spec.access().reads() ? (float) (rnd.nextDouble() * 2 - 1) : Float.NaN;
+                HostBuffer b = HostBuffer.allocate(null, spec.dtype(), n);
+                owned.add(b);
+                MemorySegment.copy(values, 0, b.hostSegment(), ValueLayout.JAVA_FLOAT, 0, n);
+                nat.put(spec.arg(), b);
+                float[] array = new float[n + 2 * MARGIN];
+                java.util.Arrays.fill(array, GUARD);
+                System.arraycopy(values, 0, array, MARGIN, n);
+                arrays.add(array);
+                heap.put(spec.arg(), HostBuffer.wrap(array, MARGIN, n));
+            }
+            assertTrue(!NativeSegments.all(d, heap) && NativeSegments.all(d, nat), "heap views must take the staged path");
+            for (Args a : List.of(nat, heap))
+                try (Plan plan = ConvImpls.conv(w).plan(d)) {
+                    plan.execute(null, a);
+                }
+            int k = 0;
+            for (ArgSpec spec : d.args()) {
+                float[] array = arrays.get(k++);
+                int n = Math.toIntExact(spec.count());
+                float[] want = nat.host(spec.arg()).toArray(ValueLayout.JAVA_FLOAT);
+                float[] got = java.util.Arrays.copyOfRange(array, MARGIN, MARGIN + n);
+                assertArrayEquals(want, got, 0f, d.shape() + " " + d.pass() + " " + spec.arg() + ": heap operands differ from native");
+                for (int i = 0; i < MARGIN; i++) {
+                    assertEquals(GUARD, array[i], spec.arg() + ": element before the view written");
+                    assertEquals(GUARD, array[MARGIN + n + i], spec.arg() + ": element after the view written");
+                }
+                if (spec.access().writes()) {
+                    boolean anyNonZero = false;
+                    for (float v : got) anyNonZero |= v != 0 && !Float.isNaN(v);
+                    assertTrue(anyNonZero, spec.arg() + ": output is all zero or NaN (mistrusted)");
+                }
+            }
+        } finally {
+            for (HostBuffer b : owned) b.close();
+        }
+    }
+}
