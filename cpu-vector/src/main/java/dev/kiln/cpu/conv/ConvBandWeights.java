@@ -85,7 +85,7 @@ final class ConvBandWeights {
                 s.starts[p] = ((ci * g.sh() + vr % g.sh()) * g.sw() + vs % g.sw()) * planeFloats + (vr / g.sh()) * wph + vs / g.sw();
             }
             for (int b = c * perChunk; b < Math.min(g.n(), (c + 1) * perChunk); b++) {
-                ConvBand.fillBand(g, x, g.xBase(b, grp), 0, planeRows, wph, planeFloats, s.band);
+                ConvBand.fillBand(w, g, x, g.xBase(b, grp), 0, planeRows, wph, planeFloats, s.band);
                 padY(g, y, g.yBase(b, grp), wph, jPad, s.dy);
                 for (int j0 = 0; j0 < jPad; j0 += JBLOCK) {
                     int len = Math.min(JBLOCK, jPad - j0);

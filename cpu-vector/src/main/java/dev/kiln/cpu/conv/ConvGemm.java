@@ -46,11 +46,16 @@ final class ConvGemm {
      * a[base + p*lda + i]}) into {@code dst} from {@code dstOff}, in the layout {@link GemmMicro#kernel} reads.
      */
     static void packA(MemorySegment a, long base, int lda, boolean trans, int m, int k, float[] dst, int dstOff) {
+        packA(a, base, lda, trans, m, k, KC, dst, dstOff);
+    }
+
+    /** As {@link #packA(MemorySegment, long, int, boolean, int, int, float[], int)} with depth chunks of {@code kcMax}. */
+    static void packA(MemorySegment a, long base, int lda, boolean trans, int m, int k, int kcMax, float[] dst, int dstOff) {
         long step = trans ? lda : 1;
         for (int ir = 0, sliver = dstOff; ir < m; ir += MR, sliver += k * MR) {
             int rows = Math.min(MR, m - ir);
-            for (int p0 = 0; p0 < k; p0 += KC) {
-                int kc = Math.min(KC, k - p0), chunk = sliver + p0 * MR;
+            for (int p0 = 0; p0 < k; p0 += kcMax) {
+                int kc = Math.min(kcMax, k - p0), chunk = sliver + p0 * MR;
                 for (int r = 0; r < MR; r++) {
                     int d = chunk + r * kc;
                     if (r >= rows) {
@@ -76,6 +81,25 @@ final class ConvGemm {
                 int j = 0;
                 for (; j <= cols - l; j += l) FloatVector.fromMemorySegment(s, b, (src + j) * 4, NATIVE).intoArray(dst, d + j);
                 for (; j < cols; j++) dst[d + j] = b.getAtIndex(F, src + j);
+                for (; j < nr; j++) dst[d + j] = 0;
+            }
+        }
+    }
+
+    /**
+     * As {@link #packB(Width, MemorySegment, long, int, int, int, float[])} from an array (the im2col buffer):
+     * no heap segment goes through the vector loads, whose compiled code the GEMM driver shares, reading off-heap
+     * operands (see {@link NativeSegments}).
+     */
+    static void packB(Width w, float[] b, int base, int ldb, int k, int n, float[] dst) {
+        var s = w.floats();
+        int l = s.length(), nr = nr(w);
+        for (int jr = 0, sliver = 0; jr < n; jr += nr, sliver += k * nr) {
+            int cols = Math.min(nr, n - jr);
+            for (int p = 0, d = sliver; p < k; p++, d += nr) {
+                int src = base + p * ldb + jr, j = 0;
+                for (; j <= cols - l; j += l) FloatVector.fromArray(s, b, src + j).intoArray(dst, d + j);
+                for (; j < cols; j++) dst[d + j] = b[src + j];
                 for (; j < nr; j++) dst[d + j] = 0;
             }
         }

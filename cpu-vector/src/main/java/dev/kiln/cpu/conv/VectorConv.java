@@ -3,34 +3,43 @@ package dev.kiln.cpu.conv;
 import dev.kiln.cpu.CpuThreads;
 import dev.kiln.cpu.Lanes;
 import dev.kiln.cpu.Width;
+import dev.kiln.cpu.gemm.VectorGemm;
+import dev.kiln.kernels.DType;
+import dev.kiln.kernels.desc.GemmDesc;
+import dev.kiln.kernels.desc.Transpose;
 import dev.kiln.kernels.Args;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.ConvDesc;
 import dev.kiln.kernels.spi.Support;
 import jdk.incubator.vector.FloatVector;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Convolution, every pass, regular and transposed, as im2col + GEMM ({@link ConvGeom} for the phrasing,
- * {@link ConvGemm} for the product); depthwise convolutions go to {@link VectorDepthwise}. The three maps:
+ * Convolution, every pass, regular and transposed, as GEMMs ({@link ConvGeom} for the phrasing); depthwise
+ * convolutions go to {@link VectorDepthwise}. Most shapes never build im2col: X is copied once into padded
+ * phase planes in which every im2col row is a contiguous run ({@link ConvBand}), and the microkernels
+ * ({@link ConvMicro}) read those runs in place. The three maps:
  * <ul>
- * <li>fwd (Y from X): usually {@link ConvBand} (packed B copied straight from padded phase planes of X);
- *     otherwise per (image, group, block of output columns) task, im2col of the block into
- *     per-thread scratch, packed, multiplied by the weights packed once per call; bias in the epilogue.</li>
- * <li>data (X from Y): for stride 1 with at least {@link #FLIP_MIN_CHANNELS} X channels per group, the
- *     forward map of the adjoint convolution ({@link #dataAsForward}); otherwise per (image, group) task,
- *     col = W_g^T . Y_g block by block, scattered (added) into X_g, which the task owns and zeroes first.</li>
- * <li>weights (W from X, Y): with few weight columns, dot products of contiguous runs ({@link
- *     ConvBandWeights}); otherwise per (group, block of weight columns) task, the sum over images of
- *     Y_g . col^T in image order, so the reduction order is fixed for any thread count.</li>
+ * <li>fwd (Y from X): 1x1 stride-1 unpadded ({@link #pointwise}): the GEMM driver, batched over images;
+ *     usually {@link ConvBand} (B read from the phase planes, tiles written straight into Y); otherwise per
+ *     (image, group, block of output columns) task, im2col into per-thread scratch, packed ({@link ConvGemm}).</li>
+ * <li>data (X from Y): pointwise: the GEMM driver (W transposed); stride 1 with at least
+ *     {@link #FLIP_MIN_CHANNELS} X channels per group: the forward map of the adjoint convolution
+ *     ({@link #dataAsForward}); else usually {@link ConvBandData} (col tiles added into X's phase planes);
+ *     otherwise per (image, group) task, col = W_g^T . Y_g block by block, scattered (added) into X_g.</li>
+ * <li>weights (W from X, Y): pointwise: one GEMM per image, added in image order; usually {@link
+ *     ConvWeightGemm} (A read from the phase planes, B = dY transposed per band); with Y channels too few for
+ *     its slivers, dot products of contiguous runs ({@link ConvBandWeights}); otherwise per (group, block of
+ *     weight columns) task, the sum over images of Y_g . col^T in image order.</li>
  * </ul>
  * Regular: FORWARD = fwd, BACKWARD_DATA = data. Transposed: FORWARD = data (+ bias over k), BACKWARD_DATA
- * = fwd. BACKWARD_WEIGHTS = weights either way. Accumulation is f32 (FMA) in chunks of {@link ConvGemm#KC}.
- * Every task and block is a function of the descriptor and the vector width only: results are bit-identical
- * for any number of threads.
+ * = fwd. BACKWARD_WEIGHTS = weights either way. Accumulation is f32 (FMA) over depth panels that depend on the
+ * shape only. Every task and block is a function of the descriptor and the vector width only, and every sum
+ * over images runs in a fixed order: results are bit-identical for any number of threads.
  */
 public final class VectorConv {
     private VectorConv() {}
@@ -115,21 +124,27 @@ public final class VectorConv {
 
     /** Y = fwd(X, W) (+ bias per Y channel). */
     static void fwd(Width w, ConvGeom g, MemorySegment x, MemorySegment wt, MemorySegment y, MemorySegment bias) {
+        if (pointwise(g)) { // Y_b = W . X_b: the GEMM driver, batched over images
+            VectorGemm.run(w, GemmDesc.of(DType.F32, Transpose.N, Transpose.N, g.cy(), g.yPlane(), g.cx(), 1, 0)
+                    .withBatch(g.n(), 0, (long) g.cx() * g.xPlane(), (long) g.cy() * g.yPlane()), wt, x, y, null);
+            if (bias != null) addBias(w, g.n(), g.cy(), g.yPlane(), y, bias);
+            return;
+        }
+        if (ConvBand.forwardApplies(g)) { // im2col rows as contiguous runs of padded phase planes: no im2col buffer
+            ConvBand.fwd(w, g, x, wt, 0, y, bias);
+            return;
+        }
         int kdim = g.kdim(), cyg = g.cyg(), plane = g.yPlane(), nr = ConvGemm.nr(w);
         int aStride = ConvGemm.packedA(cyg, kdim);
         float[] ap = packedWeights(aStride * g.groups());
         for (int grp = 0; grp < g.groups(); grp++)
             ConvGemm.packA(wt, (long) grp * cyg * kdim, kdim, false, cyg, kdim, ap, grp * aStride);
-        if (ConvBand.forwardApplies(g)) { // im2col rows as contiguous runs of padded phase planes: no im2col buffer
-            ConvBand.fwd(w, g, x, ap, aStride, y, bias);
-            return;
-        }
         int nc = block(kdim, plane, nr), blocks = Math.ceilDiv(plane, nc), perImage = g.groups() * blocks;
         CpuThreads.parallelFor(g.n() * perImage, task -> {
             int b = task / perImage, grp = task % perImage / blocks, j0 = task % blocks * nc, cols = Math.min(nc, plane - j0);
             Scratch s = SCRATCH.get().ensure(kdim * nc, ConvGemm.packedB(kdim, nc, nr), 0, 0, ConvGemm.MR * nr);
             g.im2col(x, g.xBase(b, grp), j0, cols, s.col);
-            ConvGemm.packB(w, s.colSeg, 0, cols, kdim, cols, s.bp);
+            ConvGemm.packB(w, s.col, 0, cols, kdim, cols, s.bp);
             long yb = g.yBase(b, grp);
             ConvGemm.multiply(w, cyg, cols, kdim, ap, grp * aStride, s.bp, y, yb + j0, plane, false, s.tile);
             if (bias != null)
@@ -140,9 +155,19 @@ public final class VectorConv {
 
     /** X = data(Y, W) (+ bias per X channel: the transposed forward). */
     static void data(Width w, ConvGeom g, MemorySegment y, MemorySegment wt, MemorySegment x, MemorySegment bias) {
+        if (pointwise(g)) { // X_b = W^T . Y_b
+            VectorGemm.run(w, GemmDesc.of(DType.F32, Transpose.T, Transpose.N, g.cx(), g.xPlane(), g.cy(), 1, 0)
+                    .withBatch(g.n(), 0, (long) g.cy() * g.yPlane(), (long) g.cx() * g.xPlane()), wt, y, x, null);
+            if (bias != null) addBias(w, g.n(), g.cx(), g.xPlane(), x, bias);
+            return;
+        }
         ConvGeom flipped = g.adjointAsForward();
         if (flipped != null && g.cxg() >= FLIP_MIN_CHANNELS && ConvBand.forwardApplies(flipped)) {
             dataAsForward(w, g, flipped, y, wt, x, bias);
+            return;
+        }
+        if (ConvBandData.applies(g, w)) { // strided: col tiles added straight into X's phase planes
+            ConvBandData.data(w, g, y, wt, x, bias);
             return;
         }
         int kdim = g.kdim(), cyg = g.cyg(), plane = g.yPlane(), nr = ConvGemm.nr(w);
@@ -185,12 +210,7 @@ public final class VectorConv {
                     int to = ((grp * cxg + ci) * cyg + o) * taps;
                     for (int t = 0; t < taps; t++) turned[to + taps - 1 - t] = wt.getAtIndex(F, from + t);
                 }
-        int aStride = ConvGemm.packedA(cxg, kdim);
-        float[] ap = packedWeights(aStride * g.groups());
-        MemorySegment seg = MemorySegment.ofArray(turned);
-        for (int grp = 0; grp < g.groups(); grp++)
-            ConvGemm.packA(seg, (long) grp * cxg * kdim, kdim, false, cxg, kdim, ap, grp * aStride);
-        ConvBand.fwd(w, flipped, y, ap, aStride, x, bias);
+        ConvBand.fwd(w, flipped, y, MemorySegment.ofArray(turned), 0, x, bias);
     }
 
     /**
@@ -198,6 +218,14 @@ public final class VectorConv {
      * columns (and, when that gives fewer than WEIGHT_BLOCKS tasks, the output channels), never the images.
      */
     static void weights(Width w, ConvGeom g, MemorySegment x, MemorySegment y, MemorySegment dw) {
+        if (pointwise(g)) {
+            pointwiseWeights(w, g, x, y, dw);
+            return;
+        }
+        if (ConvWeightGemm.applies(g, w)) { // A straight from the band, B = dY transposed per band
+            ConvWeightGemm.weights(w, g, x, y, dw);
+            return;
+        }
         if (ConvBandWeights.applies(g, w)) { // dot products of contiguous runs: no transposed packing
             ConvBandWeights.weights(w, g, x, y, dw);
             return;
@@ -221,6 +249,46 @@ public final class VectorConv {
             }
             for (int o = 0; o < rows; o++)
                 MemorySegment.copy(s.acc, o * cols, dw, F, ((long) (grp * cyg + o0 + o) * kdim + k0) * 4, cols);
+        });
+    }
+
+    /**
+     * Whether {@code g} is a plain product per image (1x1 taps, stride 1, no padding, one group): then the GEMM
+     * driver runs it, with its A and B packed once per image for all threads and its cache-derived blocking
+     * (1x1 C256->K64 28x28: 1.4x the band path by thread CPU time, the band's copy of X and write-out of Y
+     * taking a third of that path's time).
+     */
+    static boolean pointwise(ConvGeom g) {
+        return g.r() == 1 && g.s() == 1 && g.sh() == 1 && g.sw() == 1 && g.ph() == 0 && g.pw() == 0 && g.groups() == 1
+                && g.hx() == g.hy() && g.wx() == g.wy();
+    }
+
+    /**
+     * dW of a {@link #pointwise} convolution: dW^T (cx x cy) = sum over images of X_b . Y_b^T, one GEMM per image
+     * added into the last (images in order; each GEMM is bit-identical for any thread count), then transposed.
+     * This way round A is X_b, packed by bulk copies, and only Y_b (cy rows, the smaller operand) is packed
+     * transposed; dW = Y_b . X_b^T would transpose X_b, cx/cy times more. The product's C is off-heap, like X and
+     * Y in the bench: with a heap array for it, two of four JVMs ran this pass 4-8x slower (thread CPU time 7.6 vs
+     * 31 and 60 ms at 1x1 C256->K64 28x28, the same code in repeated runs); off-heap, four of four ran at 7.4-8.1.
+     */
+    private static void pointwiseWeights(Width w, ConvGeom g, MemorySegment x, MemorySegment y, MemorySegment dw) {
+        int cx = g.cx(), cy = g.cy(), plane = g.xPlane();
+        try (Arena arena = Arena.ofShared()) { // weights-sized; off-heap like X and Y, see above
+            MemorySegment ts = arena.allocate((long) cx * cy * 4, 64);
+            for (int b = 0; b < g.n(); b++)
+                VectorGemm.run(w, GemmDesc.of(DType.F32, Transpose.N, Transpose.T, cx, cy, plane, 1, b == 0 ? 0 : 1),
+                        x.asSlice((long) b * cx * plane * 4, (long) cx * plane * 4),
+                        y.asSlice((long) b * cy * plane * 4, (long) cy * plane * 4), ts, null);
+            for (int o = 0; o < cy; o++)
+                for (int ci = 0; ci < cx; ci++) dw.setAtIndex(F, (long) o * cx + ci, ts.getAtIndex(F, (long) ci * cy + o));
+        }
+    }
+
+    /** t[b][ch][..plane] += bias[ch]. */
+    private static void addBias(Width w, int n, int channels, int plane, MemorySegment t, MemorySegment bias) {
+        CpuThreads.parallelFor(n, b -> {
+            for (int ch = 0; ch < channels; ch++)
+                addScalar(w, t, ((long) b * channels + ch) * plane, plane, bias.getAtIndex(F, ch));
         });
     }
 

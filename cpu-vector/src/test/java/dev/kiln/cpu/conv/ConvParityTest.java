@@ -50,7 +50,18 @@ class ConvParityTest {
                 ConvDesc.conv2d(3, 4, 6, 1, 4, 3, 3, 1, 1).withGroups(4),
                 ConvDesc.conv2d(2, 6, 5, 9, 6, 3, 3, 1, 3).withGroups(6),
                 ConvDesc.conv2d(2, 6, 10, 10, 6, 5, 5, 1, 2).withGroups(6),
-                ConvDesc.conv2d(2, 6, 13, 13, 6, 3, 3, 2, 1).withGroups(6));
+                ConvDesc.conv2d(2, 6, 13, 13, 6, 3, 3, 2, 1).withGroups(6),
+                // the band paths (ConvBand, ConvBandData, ConvWeightGemm): rows that end inside a vector, several
+                // bands per image; a 7x7 stride-2 stem (stride-2 phase planes, odd padding) and a 5x5 stride-2 with
+                // even padding; depth above ConvBand.KC_MAX (two depth panels, the second added into Y); 1x1
+                // convolutions that run as the GEMM driver's batched product (VectorConv.pointwise), also transposed
+                ConvDesc.conv2d(2, 16, 37, 30, 20, 3, 3, 1, 1),
+                ConvDesc.conv2d(2, 3, 37, 41, 48, 7, 7, 2, 3),
+                ConvDesc.conv2d(2, 8, 20, 22, 32, 5, 5, 2, 2),
+                ConvDesc.conv2d(2, 24, 9, 10, 8, 4, 4, 2, 1).asTransposed(1, 1), // output padding past the phase planes
+                ConvDesc.conv2d(1, 120, 9, 11, 7, 3, 3, 1, 1),
+                ConvDesc.conv2d(3, 33, 7, 9, 17, 1, 1, 1, 0),
+                ConvDesc.conv2d(2, 20, 5, 7, 9, 1, 1, 1, 0).asTransposed(0, 0));
         List<ConvDesc> list = new ArrayList<>();
         for (ConvDesc d : base)
             for (ConvPass pass : ConvPass.values()) list.add(d.withPass(pass).withBias(pass != ConvPass.BACKWARD_DATA));
