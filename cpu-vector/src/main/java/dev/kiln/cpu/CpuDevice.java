@@ -1,6 +1,7 @@
 package dev.kiln.cpu;
 
 import dev.kiln.cpu.conv.VectorConv;
+import dev.kiln.cpu.conv.VectorPixelShuffle;
 import dev.kiln.cpu.conv.VectorPool;
 import dev.kiln.cpu.eltwise.VectorBinary;
 import dev.kiln.cpu.eltwise.VectorUnary;
@@ -19,6 +20,7 @@ import dev.kiln.kernels.desc.ConvDesc;
 import dev.kiln.kernels.desc.ConvertDesc;
 import dev.kiln.kernels.desc.GemmDesc;
 import dev.kiln.kernels.desc.OpDesc;
+import dev.kiln.kernels.desc.PixelShuffleDesc;
 import dev.kiln.kernels.desc.PoolDesc;
 import dev.kiln.kernels.desc.QGemmDesc;
 import dev.kiln.kernels.desc.QuantizeDesc;
@@ -76,6 +78,8 @@ public final class CpuDevice implements Device {
                 (w, d, a) -> VectorConv.run(w, (ConvDesc) d, a));
         vector(OpKind.POOL, "vector-pool", d -> VectorPool.supports((PoolDesc) d),
                 (w, d, a) -> VectorPool.run(w, (PoolDesc) d, a));
+        vector(OpKind.PIXEL_SHUFFLE, "vector-pixel-shuffle", d -> VectorPixelShuffle.supports((PixelShuffleDesc) d),
+                (w, d, a) -> VectorPixelShuffle.run(w, (PixelShuffleDesc) d, a));
         vector(OpKind.NORM, "vector-norm", d -> dev.kiln.cpu.norm.VectorNorm.supports((dev.kiln.kernels.desc.NormDesc) d),
                 (w, d, a) -> dev.kiln.cpu.norm.VectorNorm.run(w, (dev.kiln.kernels.desc.NormDesc) d, a));
         vector(OpKind.QGEMM, "vector-qgemm", d -> VectorQGemm.supports((QGemmDesc) d),
