@@ -2,6 +2,7 @@ package dev.kiln.bench;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -32,16 +33,8 @@ final class QGemmCommand implements Callable<Integer> {
             description = "N (square) or MxNxK (C m x n, inner k; m = 1 is a GEMV), comma-separated (default: ${DEFAULT-VALUE}).")
     String sizes;
 
-    @Option(names = "--backend", split = ",", defaultValue = "cpu", paramLabel = "BACKEND",
-            description = "Backends, comma-separated: cpu, opencl, cuda, or backend/impl for one qgemm implementation"
-                    + " (default: ${DEFAULT-VALUE}).")
-    List<String> backends;
-
-    @Option(names = "--threads", split = ",", description = "Thread counts for the CPU backend (default: 1 and all processors)."
-            + " Other backends run once with their own threads: an OpenCL CPU driver (POCL) uses one worker per core unless"
-            + " POCL_MAX_PTHREAD_COUNT (POCL 3; POCL_CPU_MAX_CU_COUNT in later releases) says otherwise, and its threads column"
-            + " shows the device's compute units; GPUs show 0.")
-    List<Integer> threads;
+    @Mixin
+    DeviceOptions device;
 
     @Option(names = "--group", defaultValue = "32", description = "s4 scale group along k (default: ${DEFAULT-VALUE}).")
     int group;
@@ -65,9 +58,7 @@ final class QGemmCommand implements Callable<Integer> {
         try {
             List<String> t = new ArrayList<>();
             for (String p : types.split(",")) if (!p.isBlank()) t.add(p.strip().toLowerCase(Locale.ROOT));
-            List<String> b = new ArrayList<>();
-            for (String p : backends) if (!p.isBlank()) b.add(p.strip().toLowerCase(Locale.ROOT));
-            cfg = new QGemmBench.Config(b, t, QGemmBench.parseSizes(sizes), threads == null ? BenchCommand.defaultThreads() : threads,
+            cfg = new QGemmBench.Config(device.backendList(), t, QGemmBench.parseSizes(sizes), device.threadList(),
                     group, seconds, warmupSeconds, seed);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());

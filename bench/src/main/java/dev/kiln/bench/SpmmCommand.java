@@ -2,6 +2,7 @@ package dev.kiln.bench;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -32,16 +33,8 @@ final class SpmmCommand implements Callable<Integer> {
             description = "Fractions of zeros for csr and bsr, comma-separated; 2:4 is always 0.5 (default: ${DEFAULT-VALUE}).")
     String sparsities;
 
-    @Option(names = "--backend", split = ",", defaultValue = "cpu", paramLabel = "BACKEND",
-            description = "Backends, comma-separated: cpu, opencl, cuda, or backend/impl for one sparse implementation"
-                    + " (default: ${DEFAULT-VALUE}).")
-    List<String> backends;
-
-    @Option(names = "--threads", split = ",", description = "Thread counts for the CPU backend (default: 1 and all processors)."
-            + " Other backends run once with their own threads: an OpenCL CPU driver (POCL) uses one worker per core unless"
-            + " POCL_MAX_PTHREAD_COUNT (POCL 3; POCL_CPU_MAX_CU_COUNT in later releases) says otherwise, and its threads column"
-            + " shows the device's compute units; GPUs show 0.")
-    List<Integer> threads;
+    @Mixin
+    DeviceOptions device;
 
     @Option(names = "--size", defaultValue = "4096x4096x256", paramLabel = "MxKxN",
             description = "Sparse M x K times dense K x N (default: ${DEFAULT-VALUE}).")
@@ -80,9 +73,7 @@ final class SpmmCommand implements Callable<Integer> {
                         throw new IllegalArgumentException("bench spmm: bad sparsity '" + p.strip() + "'");
                     }
                 }
-            List<String> b = new ArrayList<>();
-            for (String p : backends) if (!p.isBlank()) b.add(p.strip().toLowerCase(Locale.ROOT));
-            cfg = new SpmmBench.Config(b, f, s, threads == null ? BenchCommand.defaultThreads() : threads, mkn[0], mkn[1], mkn[2],
+            cfg = new SpmmBench.Config(device.backendList(), f, s, device.threadList(), mkn[0], mkn[1], mkn[2],
                     rc[0], rc[1], seconds, warmupSeconds, seed);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
