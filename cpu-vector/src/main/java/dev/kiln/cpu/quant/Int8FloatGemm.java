@@ -129,13 +129,36 @@ final class Int8FloatGemm {
         }
     }
 
-    /** Sliver {@code sl} of B (rows nr sl .. , missing rows zero) as f32: k groups of nr values at dst[sl nr k]. */
+    /** Eight B bytes at a time, element p in the low byte whatever the platform's order. */
+    private static final ValueLayout.OfLong EIGHT = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /**
+     * Sliver {@code sl} of B (rows nr sl .. , missing rows zero) as f32: k groups of nr values at dst[sl nr k]. Each
+     * row is read eight bytes at a time (one long load, eight shifts): the byte-at-a-time loop took 4.8 ms of a
+     * 2048^3 call (93 ms), this one 3.7 ms (thread CPU time, same JVM).
+     */
     private static void packB(MemorySegment b, int n, int k, int sl, int nr, float[] dst) {
         int base = sl * nr * k;
         int cols = Math.min(nr, n - sl * nr);
         long src = (long) sl * nr * k;
-        // k outer, columns inner: the stores run contiguously and the nr source rows stay in L1
-        for (int p = 0, at = base; p < k; p++, at += nr) {
+        int p = 0;
+        for (; p <= k - 8; p += 8) { // eight groups of nr at a time; the 8 x nr floats written stay in L1
+            int at = base + p * nr;
+            for (int q = 0; q < cols; q++) {
+                long v = b.get(EIGHT, src + (long) q * k + p);
+                dst[at + q] = (byte) v;
+                dst[at + nr + q] = (byte) (v >> 8);
+                dst[at + 2 * nr + q] = (byte) (v >> 16);
+                dst[at + 3 * nr + q] = (byte) (v >> 24);
+                dst[at + 4 * nr + q] = (byte) (v >> 32);
+                dst[at + 5 * nr + q] = (byte) (v >> 40);
+                dst[at + 6 * nr + q] = (byte) (v >> 48);
+                dst[at + 7 * nr + q] = (byte) (v >> 56);
+            }
+            for (int r = 0; r < 8; r++) java.util.Arrays.fill(dst, at + r * nr + cols, at + (r + 1) * nr, 0f);
+        }
+        // the last k % 8 positions: k outer, columns inner
+        for (int at = base + p * nr; p < k; p++, at += nr) {
             for (int q = 0; q < cols; q++) dst[at + q] = b.get(ValueLayout.JAVA_BYTE, src + (long) q * k + p);
             for (int q = cols; q < nr; q++) dst[at + q] = 0f;
         }

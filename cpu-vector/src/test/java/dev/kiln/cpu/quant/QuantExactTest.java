@@ -87,8 +87,14 @@ class QuantExactTest {
         extreme(d, (byte) 255, (byte) 127);
     }
 
-    /** The GEMV path (m = 1: the 1 x 2 tile reading B in place): odd row counts, a masked last chunk of k, k at the s32 limit. */
+    /**
+     * The GEMV paths (m = 1; s8: the 1 x 2 tile reading B in place, a masked last chunk of k; u8: {@link Int8Gemv}, four B
+     * rows per pass with the row sums in the same pass, flushed from s16 in blocks, fewer than four rows left over, a
+     * scalar last part of k), k at the s32 limit.
+     */
     @Test void gemvIsExactWithExtremeValues() {
+        extreme(QGemmDesc.s8(1, 19, 131071, DType.S32), (byte) -128, (byte) -128); // odd row count
+        extreme(QGemmDesc.u8s8(1, 17, 65792, DType.S32), (byte) 255, (byte) -128);
         extreme(QGemmDesc.s8(1, 7, 131071, DType.S32), (byte) -128, (byte) -128);
         extreme(QGemmDesc.s8(1, 6, 131071, DType.S32), (byte) -128, (byte) 127);
         extreme(QGemmDesc.u8s8(1, 5, 65792, DType.S32), (byte) 255, (byte) -128);

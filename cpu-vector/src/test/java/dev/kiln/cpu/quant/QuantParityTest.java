@@ -37,10 +37,14 @@ class QuantParityTest {
     /** Our cases beyond the harness list. */
     static List<OpDesc> ownCases() {
         List<OpDesc> list = new ArrayList<>();
-        list.add(QGemmDesc.s8(1, 67, 256, DType.S32));       // GEMV: the 1 x 4 tile, a partial last column group
+        list.add(QGemmDesc.s8(1, 67, 256, DType.S32));       // GEMV: the 1 x 2 tile, an odd last column
+        list.add(QGemmDesc.s8(1, 77, 1000, DType.S32));      // GEMV: two tasks, a masked last chunk of k
+        list.add(QGemmDesc.u8s8(1, 77, 1000, DType.S32));    // u8 GEMV (Int8Gemv): rows left in the second task, a scalar k tail
+        list.add(QGemmDesc.u8s8(1, 33, 200, DType.F32));
         list.add(QGemmDesc.u8s8(1, 9, 130, DType.F32));
         list.add(QGemmDesc.s8(70, 131, 200, DType.S32));     // two row blocks, odd n, masked tail chunk
         list.add(QGemmDesc.u8s8(67, 65, 64, DType.S32));
+        list.add(QGemmDesc.s8(30, 70, 203, DType.S32));      // f32 path: B packed eight bytes at a time, k % 8 = 3, a partial sliver
         list.add(QGemmDesc.s8(2, 3, 131071, DType.S32));     // the largest k the descriptor admits
         list.add(QGemmDesc.u8s8(3, 2, 65792, DType.S32));
         list.add(QGemmDesc.s4(1, 37, 256, 32));              // GEMV, vector decode (groups of whole chunks)
