@@ -15,10 +15,12 @@ import java.nio.ByteOrder;
 /**
  * Direct depthwise convolution (regular, groups == c, so each output channel o reads the one input channel
  * o / (k/c)): im2col would copy each input r*s times to multiply by a single weight, so these loops run over
- * output rows instead, vectorised along the row when strideW == 1 (scalar otherwise). 3x3 kernels with
- * strideW == 1 (backward-data also strideH == 1 and multiplier 1), and the forward of 3x3 kernels with
- * strideW == 2, go to {@link Depthwise3x3}, which keeps the output vector and the taps in registers; the row
- * loops here serve the other shapes. Operands that are not native segments (a caller's arrays) are copied to
+ * output rows instead, vectorised along the row when strideW == 1, and in backward-data and
+ * backward-weights also when strideW == 2 (the even columns picked from, and put back into, two vectors
+ * with two-vector selects); scalar otherwise. 3x3 kernels with strideW == 1 (backward-data also
+ * strideH == 1 and multiplier 1), and the forward of 3x3 kernels with strideW == 2, go to
+ * {@link Depthwise3x3}, which keeps the output vector and the taps in registers; the row loops here serve
+ * the other shapes. Operands that are not native segments (a caller's arrays) are copied to
  * native memory for the call first ({@link NativeSegments#staged}). Tasks: one output
  * plane (forward), one input plane (backward-data), one output channel over all images (backward-weights,
  * images in order), so each output element belongs to one task and results do not depend on the thread
@@ -139,17 +141,19 @@ final class VectorDepthwise {
                         for (int sx = 0; sx < g.s(); sx++) {
                             int off = sx * g.dw() - g.pw(), lo = lo(g, off), hi = hi(g, off, lo);
                             float wv = wt.getAtIndex(F, (long) o * taps + ry * g.s() + sx);
-                            scatterRow(w, y, yb + (long) oy * g.wy(), lo, hi, wv, x, xb + (long) iy * g.wx() + off, g.sw());
+                            scatterRow(w, y, yb + (long) oy * g.wy(), lo, hi, wv, x, xb + (long) iy * g.wx() + off, g.sw(), xb + g.xPlane());
                         }
                     }
             }
         });
     }
 
-    /** x[dst + ox*sw] += wv * y[src + ox] for ox in [lo, hi). */
-    private static void scatterRow(Width w, MemorySegment y, long src, int lo, int hi, float wv, MemorySegment x, long dst, int sw) {
+    /** x[dst + ox*sw] += wv * y[src + ox] for ox in [lo, hi); x below planeEnd belongs to this task. */
+    private static void scatterRow(Width w, MemorySegment y, long src, int lo, int hi, float wv, MemorySegment x, long dst, int sw,
+                                   long planeEnd) {
         var sp = w.floats();
         int l = sp.length(), ox = lo;
+        if (sw == 2 && hi - lo >= l) ox = scatterEven(w, y, src, lo, hi, wv, x, dst, planeEnd);
         if (sw == 1) {
             FloatVector vw = FloatVector.broadcast(sp, wv);
             for (; ox <= hi - l; ox += l) {
@@ -169,6 +173,48 @@ final class VectorDepthwise {
             long at = dst + (long) ox * sw;
             x.setAtIndex(F, at, Math.fma(y.getAtIndex(F, src + ox), wv, x.getAtIndex(F, at)));
         }
+    }
+
+    /**
+     * Select indices for putting a vector r of results back into the even lanes of two vectors (a, b) of x, by
+     * lane count l: TAKE[l][i] = i/2 (from r) for even i, l + i (a's own lane) for odd; TAKE_HIGH likewise with
+     * (l + i)/2 for b.
+     */
+    private static final float[][] TAKE = new float[17][], TAKE_HIGH = new float[17][];
+
+    static {
+        for (int l = 4; l <= 16; l *= 2) {
+            TAKE[l] = new float[l];
+            TAKE_HIGH[l] = new float[l];
+            for (int i = 0; i < l; i++) {
+                TAKE[l][i] = i % 2 == 0 ? i / 2 : l + i;
+                TAKE_HIGH[l][i] = i % 2 == 0 ? (l + i) / 2 : l + i;
+            }
+        }
+    }
+
+    /**
+     * Horizontal stride 2 of {@link #scatterRow}: x[dst + 2ox] += wv * y[src + ox] a vector of ox at a time, as
+     * far as the two vectors of x it spans stay inside this task's plane (the odd columns between are written
+     * back unchanged, so they must not belong to another task); returns the first ox not done. The even columns
+     * are picked from the two vectors with one two-vector select and put back with two, and each is the same
+     * fma as the scalar loop's, so the result is bit for bit that of the scalar loop.
+     */
+    private static int scatterEven(Width w, MemorySegment y, long src, int lo, int hi, float wv, MemorySegment x, long dst, long planeEnd) {
+        if (y.getClass() != NativeSegments.CLASS || x.getClass() != NativeSegments.CLASS) // see NativeSegments
+            throw new IllegalStateException("depthwise loops take native segments only; run() stages the others");
+        var sp = w.floats();
+        int l = sp.length(), ox = lo;
+        FloatVector even = FloatVector.zero(sp).addIndex(2), vw = FloatVector.broadcast(sp, wv);
+        FloatVector take = FloatVector.fromArray(sp, TAKE[l], 0), takeHigh = FloatVector.fromArray(sp, TAKE_HIGH[l], 0);
+        for (; ox <= hi - l && dst + 2L * (ox + l) <= planeEnd; ox += l) {
+            long at = (dst + 2L * ox) * 4;
+            FloatVector a = FloatVector.fromMemorySegment(sp, x, at, NATIVE), b = FloatVector.fromMemorySegment(sp, x, at + 4L * l, NATIVE);
+            FloatVector r = FloatVector.fromMemorySegment(sp, y, (src + ox) * 4, NATIVE).fma(vw, even.selectFrom(a, b));
+            take.selectFrom(r, a).intoMemorySegment(x, at, NATIVE);
+            takeHigh.selectFrom(r, b).intoMemorySegment(x, at + 4L * l, NATIVE);
+        }
+        return ox;
     }
 
     private static void weights(Width w, ConvGeom g, MemorySegment x, MemorySegment y, MemorySegment dw) {
@@ -203,7 +249,30 @@ final class VectorDepthwise {
                         .fma(FloatVector.fromMemorySegment(sp, x, (xs + ox) * 4, NATIVE), acc);
             tail = Lanes.sum(acc);
         }
+        if (sw == 2 && hi - lo >= l) { // whole vectors whose two loads of x stay inside x
+            long fit = Math.max(0, (x.byteSize() / 4 - xs - 2L * lo) / (2L * l));
+            ox = lo + (int) Math.min((hi - lo) / l, fit) * l;
+            if (ox > lo) tail = dotEven(w, y, src, lo, ox, x, xs);
+        }
         for (; ox < hi; ox++) tail = Math.fma(y.getAtIndex(F, src + ox), x.getAtIndex(F, xs + (long) ox * sw), tail);
         return tail;
+    }
+
+    /**
+     * Horizontal stride 2 of {@link #dotRow} over whole vectors, ox in [lo, end): the even columns picked from
+     * two vectors of x with one two-vector select.
+     */
+    private static float dotEven(Width w, MemorySegment y, long src, int lo, int end, MemorySegment x, long xs) {
+        if (y.getClass() != NativeSegments.CLASS || x.getClass() != NativeSegments.CLASS) // see NativeSegments
+            throw new IllegalStateException("depthwise loops take native segments only; run() stages the others");
+        var sp = w.floats();
+        int l = sp.length(), ox = lo;
+        FloatVector even = FloatVector.zero(sp).addIndex(2), acc = FloatVector.zero(sp);
+        for (; ox < end; ox += l) {
+            long at = (xs + 2L * ox) * 4;
+            FloatVector a = FloatVector.fromMemorySegment(sp, x, at, NATIVE), b = FloatVector.fromMemorySegment(sp, x, at + 4L * l, NATIVE);
+            acc = FloatVector.fromMemorySegment(sp, y, (src + ox) * 4, NATIVE).fma(even.selectFrom(a, b), acc);
+        }
+        return Lanes.sum(acc);
     }
 }

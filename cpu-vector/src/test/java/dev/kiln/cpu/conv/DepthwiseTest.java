@@ -58,12 +58,42 @@ class DepthwiseTest {
         return tests.stream();
     }
 
+    /**
+     * Backward-data and backward-weights with horizontal stride 2 (the row loops' two-vector even-column paths in
+     * VectorDepthwise) against the reference at every width the hardware has (forced in this JVM; small shapes):
+     * C 2 (a single-channel depthwise is a dense convolution, not routed here), 7 and 33, rows of several vectors
+     * at every width with odd widths, a 5x5 window, a channel multiplier of 2, and rows shorter than one vector.
+     */
+    @TestFactory Stream<DynamicTest> stride2BackwardAtEveryWidth() {
+        Assumptions.assumeTrue(VectorSupport.status().ok(), () -> "vector kernels off: " + VectorSupport.status().reason());
+        List<ConvDesc> cases = new ArrayList<>();
+        for (ConvPass pass : List.of(ConvPass.BACKWARD_DATA, ConvPass.BACKWARD_WEIGHTS)) {
+            boolean bias = pass == ConvPass.BACKWARD_WEIGHTS;
+            cases.add(ConvDesc.conv2d(2, 2, 9, 67, 2, 3, 3, 2, 1).withGroups(2).withPass(pass).withBias(bias));
+            cases.add(ConvDesc.conv2d(3, 7, 8, 57, 7, 3, 3, 2, 1).withGroups(7).withPass(pass).withBias(bias));
+            cases.add(ConvDesc.conv2d(2, 33, 7, 33, 33, 3, 3, 2, 1).withGroups(33).withPass(pass).withBias(bias));
+            cases.add(ConvDesc.conv2d(2, 7, 11, 70, 14, 5, 5, 2, 2).withGroups(7).withPass(pass).withBias(bias));
+            cases.add(ConvDesc.conv2d(2, 7, 7, 7, 7, 3, 3, 2, 1).withGroups(7).withPass(pass).withBias(bias));
+        }
+        List<DynamicTest> tests = new ArrayList<>();
+        for (int bits : new int[] {128, 256, 512}) {
+            if (bits > VectorSupport.hardwareBits()) {
+                System.out.println("DepthwiseTest: " + bits + "-bit widths skipped, the hardware's widest are " + VectorSupport.hardwareBits() + " bits");
+                continue;
+            }
+            ConvParityTest.add(tests, new dev.kiln.cpu.CpuDevice(), ConvImpls.conv(Width.of(bits)), cases, 3300 + bits);
+        }
+        return tests.stream();
+    }
+
     /** The paths added here give the same bits on 1 and 2 threads (tasks are cut by rules that ignore the thread count). */
     @TestFactory Stream<DynamicTest> oneAndTwoThreadsAgree() {
         Assumptions.assumeTrue(VectorSupport.status().ok(), () -> "vector kernels off: " + VectorSupport.status().reason());
         Width w = VectorSupport.width();
         List<ConvDesc> cases = List.of(ConvDesc.conv2d(3, 5, 9, 67, 10, 3, 3, 2, 1).withGroups(5).withBias(true),
-                ConvDesc.conv2d(5, 300, 7, 19, 300, 3, 3, 1, 1).withGroups(300).withPass(ConvPass.BACKWARD_WEIGHTS).withBias(true));
+                ConvDesc.conv2d(5, 300, 7, 19, 300, 3, 3, 1, 1).withGroups(300).withPass(ConvPass.BACKWARD_WEIGHTS).withBias(true),
+                ConvDesc.conv2d(4, 33, 9, 67, 33, 3, 3, 2, 1).withGroups(33).withPass(ConvPass.BACKWARD_DATA),
+                ConvDesc.conv2d(4, 33, 9, 67, 33, 3, 3, 2, 1).withGroups(33).withPass(ConvPass.BACKWARD_WEIGHTS));
         return cases.stream().map(d -> DynamicTest.dynamicTest(d.shape() + " " + d.pass(), () -> {
             int before = dev.kiln.cpu.CpuThreads.threads();
             List<HostBuffer> owned = new ArrayList<>();
