@@ -65,9 +65,14 @@ class ConvThreadsTest {
         return cases().stream().map(d -> DynamicTest.dynamicTest(d.opName() + " " + d.shape(), () -> check(w, d)));
     }
 
-    private static void check(Width w, OpDesc d) {
+    /**
+     * Runs {@code d} on the conv or pool kernel at {@code w} on 1 and then 2 threads from the same inputs and asserts
+     * bit-identical outputs (also used by DepthwiseTest and PoolTest); the thread count is restored afterwards.
+     */
+    static void check(Width w, OpDesc d) {
         KernelImpl impl = d instanceof ConvDesc ? ConvImpls.conv(w) : ConvImpls.pool(w);
         List<HostBuffer> buffers = new ArrayList<>();
+        int threadsBefore = CpuThreads.threads();
         try {
             Args args = Args.of();
             SplittableRandom rnd = new SplittableRandom(ConvParityTest.SEED + d.hashCode());
@@ -84,20 +89,25 @@ class ConvThreadsTest {
                 if (i == 0) assertTrue(!allZero(a), d.opName() + " " + d.shape() + ": output is all zero (mistrusted)");
             }
         } finally {
+            CpuThreads.setThreads(threadsBefore);
             for (HostBuffer b : buffers) b.close();
         }
     }
 
-    /** Random floats in [-1, 1); pool indices are valid in-window maxima from a forward run of the same shape. */
+    /**
+     * Random floats in [-1, 1); pool indices a random in-bounds element of each window, so that overlapping windows
+     * often name the same element and its gradients add.
+     */
     private static void fill(HostBuffer b, ArgSpec spec, OpDesc d, SplittableRandom rnd) {
         MemorySegment s = b.hostSegment();
         if (spec.dtype() == DType.S32) {
             PoolDesc p = (PoolDesc) d;
+            long plane = (long) p.p() * p.q();
             for (long i = 0; i < spec.count(); i++) {
-                long plane = (long) p.p() * p.q(), o = i % plane;
-                int oy = (int) (o / p.q()), ox = (int) (o % p.q());
-                int y = Math.max(0, oy * p.strideH() - p.padH()), x = Math.max(0, ox * p.strideW() - p.padW());
-                s.setAtIndex(ValueLayout.JAVA_INT, i, y * p.w() + x);
+                int oy = (int) (i % plane / p.q()), ox = (int) (i % p.q());
+                int y0 = oy * p.strideH() - p.padH(), x0 = ox * p.strideW() - p.padW();
+                int ya = Math.max(0, y0), yb = Math.min(p.h(), y0 + p.kh()), xa = Math.max(0, x0), xb = Math.min(p.w(), x0 + p.kw());
+                s.setAtIndex(ValueLayout.JAVA_INT, i, rnd.nextInt(ya, yb) * p.w() + rnd.nextInt(xa, xb));
             }
             return;
         }

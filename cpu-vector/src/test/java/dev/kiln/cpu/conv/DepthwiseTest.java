@@ -94,34 +94,7 @@ class DepthwiseTest {
                 ConvDesc.conv2d(5, 300, 7, 19, 300, 3, 3, 1, 1).withGroups(300).withPass(ConvPass.BACKWARD_WEIGHTS).withBias(true),
                 ConvDesc.conv2d(4, 33, 9, 67, 33, 3, 3, 2, 1).withGroups(33).withPass(ConvPass.BACKWARD_DATA),
                 ConvDesc.conv2d(4, 33, 9, 67, 33, 3, 3, 2, 1).withGroups(33).withPass(ConvPass.BACKWARD_WEIGHTS));
-        return cases.stream().map(d -> DynamicTest.dynamicTest(d.shape() + " " + d.pass(), () -> {
-            int before = dev.kiln.cpu.CpuThreads.threads();
-            List<HostBuffer> owned = new ArrayList<>();
-            try {
-                Args a = Args.of();
-                SplittableRandom rnd = new SplittableRandom(ConvParityTest.SEED + d.hashCode());
-                for (ArgSpec spec : d.args()) {
-                    HostBuffer b = HostBuffer.allocate(null, spec.dtype(), spec.count());
-                    owned.add(b);
-                    for (long i = 0; i < spec.count(); i++) b.hostSegment().setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (rnd.nextDouble() * 2 - 1));
-                    a.put(spec.arg(), b);
-                }
-                List<float[]> runs = new ArrayList<>();
-                for (int threads : new int[] {1, 2}) {
-                    dev.kiln.cpu.CpuThreads.setThreads(threads);
-                    for (ArgSpec spec : d.args()) if (spec.access().writes()) a.host(spec.arg()).fill((byte) (threads == 1 ? 0xFF : 0x7F));
-                    try (Plan plan = ConvImpls.conv(w).plan(d)) {
-                        plan.execute(null, a);
-                    }
-                    for (ArgSpec spec : d.args()) if (spec.access().writes()) runs.add(a.host(spec.arg()).toArray(ValueLayout.JAVA_FLOAT));
-                }
-                for (int i = 0; i < runs.size() / 2; i++)
-                    assertTrue(java.util.Arrays.equals(runs.get(i), runs.get(runs.size() / 2 + i)), d.shape() + ": output " + i + " differs between 1 and 2 threads");
-            } finally {
-                dev.kiln.cpu.CpuThreads.setThreads(before);
-                for (HostBuffer b : owned) b.close();
-            }
-        }));
+        return cases.stream().map(d -> DynamicTest.dynamicTest(d.shape() + " " + d.pass(), () -> ConvThreadsTest.check(w, d)));
     }
 
     @TestFactory Stream<DynamicTest> heapOperandsMatchNative() {
