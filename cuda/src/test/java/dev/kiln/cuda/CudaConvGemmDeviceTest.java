@@ -9,9 +9,6 @@ import dev.kiln.kernels.ref.RefKernels;
 import dev.kiln.kernels.spi.DeviceBuffer;
 import dev.kiln.kernels.spi.HostBuffer;
 import dev.kiln.kernels.spi.Plan;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -31,26 +28,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * against the reference; bit-identical reruns; the scratch back in the allocator after the plan closes.
  * Skipped with the probe's reason without a GPU.
  */
-class CudaConvGemmDeviceTest {
-    private static CudaDevice device;
-    private static String reason;
-
-    @BeforeAll
-    static void open() {
-        FirstCudaDevice first = FirstCudaDevice.open();
-        device = first.device();
-        reason = first.reason();
-        if (device == null) return;
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) device.close();
-    }
-
+class CudaConvGemmDeviceTest extends OnFirstCudaDevice {
     @Test
     void everyPassMatchesTheReferenceAndReleasesItsScratch() {
-        Assumptions.assumeTrue(device != null, reason);
         List<ConvDesc> shapes = List.of(
                 new ConvDesc(3, 16, 9, 10, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, 0, 0, ConvPass.FORWARD, true),
                 new ConvDesc(2, 36, 11, 7, 40, 3, 3, 2, 2, 1, 1, 2, 2, 2, false, 0, 0, ConvPass.FORWARD, true),

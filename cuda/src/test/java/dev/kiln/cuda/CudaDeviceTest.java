@@ -16,10 +16,7 @@ import dev.kiln.kernels.spi.DeviceBuffer;
 import dev.kiln.kernels.spi.DeviceKind;
 import dev.kiln.kernels.spi.Plan;
 import dev.kiln.kernels.spi.Support;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
@@ -34,30 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Device, buffers, streams and the allocator on a real GPU; skipped with the probe's reason elsewhere. */
-class CudaDeviceTest {
-    private static CudaDevice device;
-    private static String reason;
-
-    @BeforeAll
-    static void open() {
-        FirstCudaDevice first = FirstCudaDevice.open();
-        device = first.device();
-        reason = first.reason();
-        if (device == null) return;
-        System.out.println("cuda device: " + device.properties());
-    }
-
-    /** Each test is skipped, visibly and with the reason, when there is no GPU. */
-    @BeforeEach
-    void needDevice() {
-        Assumptions.assumeTrue(device != null, reason);
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) device.close();
-    }
-
+class CudaDeviceTest extends OnFirstCudaDevice {
     @Test
     void describesItself() {
         assertEquals("cuda", device.backend());

@@ -10,9 +10,6 @@ import dev.kiln.kernels.desc.SddmmDesc;
 import dev.kiln.kernels.desc.SpmmDesc;
 import dev.kiln.kernels.spi.DeviceBuffer;
 import dev.kiln.kernels.spi.Plan;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -31,26 +28,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * butterfly) and to a second run on poisoned outputs, larger shapes than the CPU model runs, and every buffer
  * back in the allocator. Skipped with the probe's reason without a GPU.
  */
-class CudaSparseDeviceTest {
-    private static CudaDevice device;
-    private static String reason;
-
-    @BeforeAll
-    static void open() {
-        FirstCudaDevice first = FirstCudaDevice.open();
-        device = first.device();
-        reason = first.reason();
-        if (device == null) return;
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) device.close();
-    }
-
+class CudaSparseDeviceTest extends OnFirstCudaDevice {
     @Test
     void everyKernelMatchesTheCpuModelBitForBitAndRepeats() {
-        Assumptions.assumeTrue(device != null, reason);
         List<OpDesc> cases = List.of(
                 SpmmDesc.csr(300, 257, 129, 300 * 129 / 10), SpmmDesc.csr(513, 1, 700, 513 * 70), SpmmDesc.csr(513, 1, 70, 513 * 7),
                 SpmmDesc.bsr(96, 33, 64, 40, 4, 8), SpmmDesc.bsr(90, 1, 60, 50, 3, 2), SpmmDesc.twoFour(129, 65, 36),
