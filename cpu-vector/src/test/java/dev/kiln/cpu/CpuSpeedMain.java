@@ -43,7 +43,7 @@ public final class CpuSpeedMain {
             UnaryDesc r = new UnaryDesc(UnaryOp.RELU, count);
             time(r, () -> VectorUnary.run(w, r, Args.of(Arg.SRC, x, Arg.DST, y)));
             SoftmaxDesc s = SoftmaxDesc.rows(count / 1024, 1024, false);
-            time(s, () -> VectorSoftmax.run(w, s, x.hostSegment(), y.hostSegment()));
+            time(s, () -> VectorSoftmax.run(w, s, Args.of(Arg.SRC, x, Arg.DST, y)));
         }
     }
 

@@ -94,7 +94,7 @@ public final class VectorSoftmax {
     }
 
     /** Forward over contiguous rows (inner == 1); {@link #run(Width, SoftmaxDesc, Args)} takes every case. */
-    public static void run(Width w, SoftmaxDesc d, MemorySegment src, MemorySegment dst) {
+    private static void run(Width w, SoftmaxDesc d, MemorySegment src, MemorySegment dst) {
         int rows = d.outer(), len = d.length();
         int perTask = Math.max(1, VectorReduce.TASK_ELEMENTS / len);
         CpuThreads.parallelFor(Math.ceilDiv(rows, perTask), t -> {
