@@ -78,40 +78,14 @@ template <bool U8> inline void mma_i8(int (&d)[4], const unsigned (&a)[4], const
 
 // 256 persistent worker threads (the block); each launch runs the kernel on all of them once per block.
 static const int THREADS = 256;
-static std::barrier<> blockBarrier(THREADS), startBarrier(THREADS + 1), doneBarrier(THREADS + 1);
-static const std::function<void()>* job;
-static bool quit;
-static std::vector<std::thread> workers;
+static std::barrier<> blockBarrier(THREADS);
+#include "block_workers.h"
 
 static void launch(int gx, int gy, const std::function<void()>& kernel) {
-    if (workers.empty()) {
-        g_bar = &blockBarrier;
-        for (int t = 0; t < THREADS; t++)
-            workers.emplace_back([t] {
-                threadIdx.x = t;
-                for (;;) {
-                    startBarrier.arrive_and_wait();
-                    if (quit) return;
-                    (*job)();
-                    doneBarrier.arrive_and_wait();
-                }
-            });
-    }
-    blockDim.x = THREADS; gridDim.x = gx; gridDim.y = gy;
-    job = &kernel;
-    for (int by = 0; by < gy; by++)
-        for (int bx = 0; bx < gx; bx++) {
-            blockIdx.x = bx; blockIdx.y = by;
-            startBarrier.arrive_and_wait();
-            doneBarrier.arrive_and_wait();
-        }
+    g_bar = &blockBarrier;
+    runBlocks(gx, gy, kernel);
 }
 
-static void stopWorkers() {
-    quit = true;
-    if (!workers.empty()) startBarrier.arrive_and_wait();
-    for (auto& w : workers) w.join();
-}
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
 static long bad = 0, checked = 0;
 static void expect(bool ok, const char* what, int m, int n, int k, long at, double got, double want) {

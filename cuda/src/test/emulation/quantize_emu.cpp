@@ -29,7 +29,7 @@ thread_local dim3 threadIdx;
 dim3 blockIdx, blockDim, gridDim;
 #define QZ_THREADS 64
 static const int THREADS = QZ_THREADS;
-static std::barrier<> blockBarrier(THREADS), startBarrier(THREADS + 1), doneBarrier(THREADS + 1);
+static std::barrier<> blockBarrier(THREADS);
 #define __syncthreads() blockBarrier.arrive_and_wait()
 #define __shared__ static
 #define __global__
@@ -58,26 +58,9 @@ template <class T> T __shfl_xor_sync(unsigned, T v, int offset) {
 #undef GRID_STRIDE
 #include "convert.cu"
 
-static const std::function<void()>* job;
-static bool quit;
-static std::vector<std::thread> workers;
-static void launch(const std::function<void()>& kernel) {
-    if (workers.empty())
-        for (int t = 0; t < THREADS; t++)
-            workers.emplace_back([t] {
-                threadIdx.x = t;
-                for (;;) {
-                    startBarrier.arrive_and_wait();
-                    if (quit) return;
-                    (*job)();
-                    doneBarrier.arrive_and_wait();
-                }
-            });
-    blockDim.x = THREADS; gridDim.x = 1; blockIdx.x = 0;
-    job = &kernel;
-    startBarrier.arrive_and_wait();
-    doneBarrier.arrive_and_wait();
-}
+#include "block_workers.h"
+// One block of the kernel on the THREADS workers.
+static void launch(const std::function<void()>& kernel) { runBlocks(1, 1, kernel); }
 
 // A barrier-free kernel as one thread of one block, on this thread.
 static void single() { blockDim.x = 1; gridDim.x = 1; blockIdx.x = 0; threadIdx.x = 0; }
@@ -137,9 +120,7 @@ int main(int argc, char** argv) {
         }
         cases++;
     }
-    quit = true;
-    if (!workers.empty()) startBarrier.arrive_and_wait();
-    for (auto& w : workers) w.join();
+    stopWorkers();
     fclose(out);
     printf("CASES %d\n", cases);
     return 0;
