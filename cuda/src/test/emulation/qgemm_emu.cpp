@@ -15,18 +15,9 @@
 #include <random>
 #include <algorithm>
 #include <functional>
-struct dim3 { unsigned x = 1, y = 1, z = 1; };
-thread_local dim3 threadIdx;
-dim3 blockIdx, blockDim, gridDim;
+#include "cuda_on_host.h"
 std::barrier<>* g_bar;
 #define __syncthreads() g_bar->arrive_and_wait()
-#define __shared__ static
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __noinline__
-#define __launch_bounds__(...)
-#define __restrict__ __restrict
 using std::isfinite; using std::signbit; using std::scalbn; using std::rint; using std::fmin; using std::fmax;
 template <class T> static inline T __ldg(const T* p) { return *p; }
 static inline int min(int a, int b) { return a < b ? a : b; }

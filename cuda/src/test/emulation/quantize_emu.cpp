@@ -24,20 +24,11 @@
 #include <barrier>
 #include <functional>
 #include <algorithm>
-struct dim3 { unsigned x = 1, y = 1, z = 1; };
-thread_local dim3 threadIdx;
-dim3 blockIdx, blockDim, gridDim;
+#include "cuda_on_host.h"
 #define QZ_THREADS 64
 static const int THREADS = QZ_THREADS;
 static std::barrier<> blockBarrier(THREADS);
 #define __syncthreads() blockBarrier.arrive_and_wait()
-#define __shared__ static
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __noinline__
-#define __launch_bounds__(...)
-#define __restrict__ __restrict
 using std::rint; using std::floor; using std::fabs;
 static inline float __fdiv_rn(float a, float b) { return a / b; }
 static inline float __fadd_rn(float a, float b) { return a + b; }

@@ -65,7 +65,7 @@ class QGemmEmulationTest {
         assertTrue(!cu.contains("asm(") && !cu.contains("asm volatile"), "every inline asm of qgemm.cu is emulated");
         Files.writeString(dir.resolve("qgemm_host.inc"), cu);
         Files.copy(HARNESS, dir.resolve("qgemm_emu.cpp"));
-        Files.copy(HARNESS.resolveSibling("block_workers.h"), dir.resolve("block_workers.h"));
+        for (String header : new String[] {"cuda_on_host.h", "block_workers.h"}) Files.copy(HARNESS.resolveSibling(header), dir.resolve(header));
         run(List.of(gxx, "-O1", "-std=c++20", "-ffp-contract=off", "-pthread", "-o", "qgemm_emu", "qgemm_emu.cpp"), dir, 300);
         // one output tile; tiles cut by m, n and k; rows of whole words (k = 64: the aligned loads) and of odd bytes;
         // several 64-wide blocks in both directions and two 128-wide ones along m
