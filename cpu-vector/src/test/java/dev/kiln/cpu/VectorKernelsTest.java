@@ -85,6 +85,10 @@ class VectorKernelsTest {
         // the same untransposed (A packed by bulk row copies), with a 5-row edge tile after the 384-row block,
         // a 6-column edge after 16 64-wide slivers and a 5-deep last k panel
         cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 389, 1030, 517, 1, 0).withLeadingDims(519, 1031, 1033));
+        // untransposed B packed by row chunks over k panels of unequal depth (k = 2100: three panels at most 1024
+        // deep at 512 bits, the last chunk of each partial) and a 3-column edge sliver; batched, beta != 0
+        cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 13, 131, 2100, 1, 0.25).withLeadingDims(2101, 133, 131)
+                .withBatch(2, 13L * 2101 + 3, 2100L * 133 + 1, 13L * 131));
         return checks(cases);
     }
 

@@ -84,6 +84,9 @@ public final class VectorGemm {
         float[] a = new float[0], b = new float[0];
     }
 
+    /** Rows of B per packing task in {@link #runShared}. */
+    private static final int B_ROWS = 64;
+
     private static final ThreadLocal<Shared> SHARED_SCRATCH = ThreadLocal.withInitial(Shared::new);
 
     private static boolean sharedPacking(GemmBlocking g, GemmDesc d) {
@@ -104,15 +107,16 @@ public final class VectorGemm {
         int m = d.m(), n = d.n(), k = d.k(), mr = g.mr(), nr = g.nr(), mc = g.mc(), nc = g.nc();
         int tilesM = Math.ceilDiv(m, mc), tilesN = Math.ceilDiv(n, nc);
         int kcMax = Math.min(g.kc(), Math.max(k, 1));
-        // B is packed in chunks of two slivers, not of nc columns: a small problem's single nc block would
-        // otherwise be packed by one thread while the other waits
-        int bChunk = 2 * nr, chunksB = Math.ceilDiv(n, bChunk);
+        // B is packed in chunks of rows (untransposed: one sequential stream each, see GemmPack.packBRows) or of two
+        // slivers (transposed), not of nc columns: a small problem's single nc block would otherwise be packed by
+        // one thread while the other waits
+        boolean ta = d.transA() == Transpose.T, tb = d.transB() == Transpose.T;
+        int bChunk = tb ? 2 * nr : B_ROWS, chunksB = Math.ceilDiv(tb ? n : kcMax, bChunk);
         Shared sh = SHARED_SCRATCH.get();
         int aFloats = Math.ceilDiv(m, mr) * mr * kcMax, bFloats = Math.ceilDiv(n, nr) * nr * kcMax;
         if (sh.a.length < aFloats) sh.a = new float[aFloats];
         if (sh.b.length < bFloats) sh.b = new float[bFloats];
         float[] pa = sh.a, pb = sh.b;
-        boolean ta = d.transA() == Transpose.T, tb = d.transB() == Transpose.T;
         float alpha = (float) d.alpha(), beta = (float) d.beta();
         for (int batch = 0; batch < d.batch(); batch++) {
             long baseA = batch * d.strideA(), baseB = batch * d.strideB(), baseC0 = batch * d.strideC();
@@ -122,9 +126,12 @@ public final class VectorGemm {
                 boolean first = p0 == 0, last = p0 + kc >= k;
                 CpuThreads.parallelFor(tilesM + chunksB, t -> {
                     if (t < tilesM) GemmPack.packA(a, baseA, d.lda(), ta, t * mc, Math.min(mc, m - t * mc), p, kc, mr, pa, t * mc * kc);
-                    else {
+                    else if (tb) {
                         int j0 = (t - tilesM) * bChunk;
-                        GemmPack.packB(w, b, baseB, d.ldb(), tb, p, kc, j0, Math.min(bChunk, n - j0), nr, pb, j0 * kc);
+                        GemmPack.packB(w, b, baseB, d.ldb(), true, p, kc, j0, Math.min(bChunk, n - j0), nr, pb, j0 * kc);
+                    } else {
+                        int q = (t - tilesM) * bChunk; // the last panel can be shorter than kcMax: fewer chunks have rows
+                        if (q < kc) GemmPack.packBRows(w, b, baseB, d.ldb(), p, kc, q, Math.min(kc, q + bChunk), 0, n, nr, pb, 0);
                     }
                 });
                 CpuThreads.parallelFor(tilesM * tilesN, t -> {
