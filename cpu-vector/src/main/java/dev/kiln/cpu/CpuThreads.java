@@ -111,7 +111,7 @@ public final class CpuThreads {
             p = pool;
             n = threads;
         }
-        if (tasks == 1 || p == null) {
+        if (tasks == 1 || p == null || CALLER_ONLY.get()) {
             for (int t = 0; t < tasks; t++) body.accept(t);
             return;
         }
@@ -126,6 +126,26 @@ public final class CpuThreads {
         }
         job.work();
         job.awaitTaken();
+    }
+
+    private static final ThreadLocal<Boolean> CALLER_ONLY = ThreadLocal.withInitial(() -> false);
+
+    /**
+     * Runs {@code op} with every {@link #parallelFor} inside it done by the calling thread alone: for operands
+     * only that thread may touch (segments of a confined arena). Kernels give the same bits for any thread
+     * count, so the result does not change, only the speed.
+     */
+    public static void onCallerOnly(Runnable op) {
+        if (CALLER_ONLY.get()) {
+            op.run();
+            return;
+        }
+        CALLER_ONLY.set(true);
+        try {
+            op.run();
+        } finally {
+            CALLER_ONLY.set(false);
+        }
     }
 
     /** Tasks handed out by a counter; completion counted so the caller waits only for taken tasks. */

@@ -3,6 +3,7 @@ package dev.kiln.cpu;
 import dev.kiln.kernels.Args;
 import dev.kiln.kernels.OpKind;
 import dev.kiln.kernels.desc.OpDesc;
+import dev.kiln.kernels.spi.DeviceBuffer;
 import dev.kiln.kernels.spi.KernelImpl;
 import dev.kiln.kernels.spi.Plan;
 import dev.kiln.kernels.spi.Stream;
@@ -52,8 +53,24 @@ final class VectorImpl implements KernelImpl {
 
             @Override public String implementation() { return name; }
 
-            @Override public void execute(Stream stream, Args args) { body.run(w, desc, args); }
+            @Override public void execute(Stream stream, Args args) {
+                if (confined(args)) CpuThreads.onCallerOnly(() -> body.run(w, desc, args));
+                else body.run(w, desc, args);
+            }
         };
+    }
+
+    /** A thread that never runs: a segment it may access is accessible by the pool's threads too. */
+    private static final Thread ANOTHER_THREAD = Thread.ofVirtual().unstarted(() -> { });
+
+    /**
+     * Whether some operand is a segment of a confined arena, which only its owner (the caller) may touch: the
+     * pool's threads would fail with WrongThreadException, so such calls run on the caller alone.
+     */
+    private static boolean confined(Args args) {
+        for (DeviceBuffer b : args.asMap().values())
+            if (b != null && b.isHost() && !b.hostSegment().isAccessibleBy(ANOTHER_THREAD)) return true;
+        return false;
     }
 
     @Override public String toString() { return name; }

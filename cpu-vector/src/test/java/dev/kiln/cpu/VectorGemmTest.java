@@ -9,6 +9,9 @@ import dev.kiln.kernels.desc.Transpose;
 import dev.kiln.kernels.spi.HostBuffer;
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -68,6 +71,35 @@ class VectorGemmTest {
         }
         assertArrayEquals(nat, heap, "native vs float[] view");
         assertArrayEquals(nat, Arrays.copyOfRange(shifted, 3, nc + 3), "native vs offset float[] view");
+    }
+
+    /**
+     * Segments of a confined arena may only be touched by their owner: with two pool threads the GEMM (the root
+     * README's segment example, on the CPU backend) must still run, on the caller alone, and give the bits of a shared arena.
+     */
+    @Test void confinedArenaOperandsRunOnTheCaller() {
+        int previous = CpuThreads.threads();
+        int m = 300, n = 500, k = 400; // past GemmSmall: the blocked driver, which spreads its blocks over the pool
+        float[] a = TestData.floats(m * k, TestData.SEED + 6), b = TestData.floats(k * n, TestData.SEED + 7);
+        float[][] results = new float[2][];
+        try {
+            CpuThreads.setThreads(2);
+            for (int shared = 0; shared < 2; shared++) {
+                try (Arena arena = shared == 1 ? Arena.ofShared() : Arena.ofConfined()) {
+                    MemorySegment sa = arena.allocateFrom(ValueLayout.JAVA_FLOAT, a), sb = arena.allocateFrom(ValueLayout.JAVA_FLOAT, b);
+                    MemorySegment sc = arena.allocate(4L * m * n);
+                    sc.fill((byte) 0x7f); // NaN poison; beta == 0 must not read it
+                    String impl = TestData.run(device, GemmDesc.of(m, n, k), Args.of(Arg.A, HostBuffer.wrap(sa, DType.F32),
+                            Arg.B, HostBuffer.wrap(sb, DType.F32), Arg.C, HostBuffer.wrap(sc, DType.F32)));
+                    assertEquals("vector-gemm", impl);
+                    results[shared] = sc.toArray(ValueLayout.JAVA_FLOAT);
+                }
+            }
+        } finally {
+            CpuThreads.setThreads(previous);
+        }
+        for (float v : results[0]) assertFalse(Float.isNaN(v), "confined result has a NaN");
+        assertArrayEquals(results[1], results[0], "confined vs shared arena");
     }
 
     private static float max(float[] v) {
