@@ -23,7 +23,7 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure peak FLOP/s, memory bandwidth, and GEMM/GEMV against OpenBLAS.",
         subcommands = {BenchCommand.Peak.class, BenchCommand.Gemm.class, BenchCommand.Gemv.class,
-                ConvCommand.class, EltwiseCommand.class,
+                ConvCommand.class, EltwiseCommand.class, Blas1Command.class,
                 DispatchCommand.class, SpmmCommand.class, QGemmCommand.class, LmulPrecisionCommand.class, QuantErrorCommand.class})
 public final class BenchCommand implements Runnable {
     @Spec CommandSpec spec;

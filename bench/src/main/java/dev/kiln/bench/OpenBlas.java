@@ -14,7 +14,7 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The native peer: OpenBLAS's CBLAS entry points called through FFM (no JNI, no extra dependency).
+ * The native peer: OpenBLAS's CBLAS entry points (sgemm, dgemm, sgemv; sdot, saxpy, sscal) called through FFM (no JNI, no extra dependency).
  * Everything is row-major ({@code CblasRowMajor}); matrices follow the Kiln GEMM convention, op(A) is
  * m x k, op(B) k x n, C m x n. Operands must be native segments (heap segments cannot cross a downcall
  * without {@code critical}, which would block GC for the whole GEMM). OpenBLAS's thread count is a
@@ -51,6 +51,7 @@ public final class OpenBlas {
 
     private final String location;
     private final MethodHandle sgemm, dgemm, sgemv, setThreads;
+    private final MethodHandle sdot, saxpy, sscal;
     private final MethodHandle getThreads, getConfig, getCoreName; // optional: null when the build lacks them
 
     private OpenBlas(String location, SymbolLookup lib) {
@@ -63,6 +64,9 @@ public final class OpenBlas {
         dgemm = handle(linker, lib, "cblas_dgemm", FunctionDescriptor.ofVoid(I, I, I, I, I, I, D, P, I, P, I, D, P, I));
         sgemv = handle(linker, lib, "cblas_sgemv", FunctionDescriptor.ofVoid(I, I, I, I, F, P, I, P, I, F, P, I));
         setThreads = handle(linker, lib, "openblas_set_num_threads", FunctionDescriptor.ofVoid(I));
+        sdot = handle(linker, lib, "cblas_sdot", FunctionDescriptor.of(F, I, P, I, P, I));
+        saxpy = handle(linker, lib, "cblas_saxpy", FunctionDescriptor.ofVoid(I, F, P, I, P, I));
+        sscal = handle(linker, lib, "cblas_sscal", FunctionDescriptor.ofVoid(I, F, P, I));
         getThreads = lib.find("openblas_get_num_threads")
                 .map(s -> linker.downcallHandle(s, FunctionDescriptor.of(I))).orElse(null);
         getConfig = lib.find("openblas_get_config")
@@ -227,6 +231,43 @@ public final class OpenBlas {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    /** The f32 dot product of n elements of x and y, incx and incy apart (>= 1). */
+    public float sdot(int n, MemorySegment x, int incx, MemorySegment y, int incy) {
+        checkVectors("sdot", n, x, incx, y, incy);
+        try {
+            return (float) sdot.invokeExact(n, x, incx, y, incy);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** y = alpha * x + y on n f32 elements, incx and incy apart (>= 1). */
+    public void saxpy(int n, float alpha, MemorySegment x, int incx, MemorySegment y, int incy) {
+        checkVectors("saxpy", n, x, incx, y, incy);
+        try {
+            saxpy.invokeExact(n, alpha, x, incx, y, incy);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** x = alpha * x on n f32 elements, incx apart (>= 1). */
+    public void sscal(int n, float alpha, MemorySegment x, int incx) {
+        checkVectors("sscal", n, x, incx, x, 1);
+        try {
+            sscal.invokeExact(n, alpha, x, incx);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    private static void checkVectors(String op, int n, MemorySegment x, int incx, MemorySegment y, int incy) {
+        if (n < 0 || incx < 1 || incy < 1)
+            throw new IllegalArgumentException(op + ": need n >= 0 and increments >= 1, got n=" + n + " incx=" + incx + " incy=" + incy);
+        need(op, "x", x, n == 0 ? 0 : ((long) (n - 1) * incx + 1) * 4);
+        need(op, "y", y, n == 0 ? 0 : ((long) (n - 1) * incy + 1) * 4);
     }
 
     private static void checkGemm(String op, boolean ta, boolean tb, int m, int n, int k, int lda, int ldb, int ldc,

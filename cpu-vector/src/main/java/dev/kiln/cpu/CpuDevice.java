@@ -1,5 +1,6 @@
 package dev.kiln.cpu;
 
+import dev.kiln.cpu.blas1.VectorBlas1;
 import dev.kiln.cpu.conv.VectorConv;
 import dev.kiln.cpu.conv.VectorPixelShuffle;
 import dev.kiln.cpu.conv.VectorPool;
@@ -16,6 +17,7 @@ import dev.kiln.kernels.DType;
 import dev.kiln.kernels.OpKind;
 import dev.kiln.kernels.desc.Arg;
 import dev.kiln.kernels.desc.BinaryDesc;
+import dev.kiln.kernels.desc.Blas1Desc;
 import dev.kiln.kernels.desc.ConvDesc;
 import dev.kiln.kernels.desc.ConvertDesc;
 import dev.kiln.kernels.desc.GemmDesc;
@@ -88,6 +90,8 @@ public final class CpuDevice implements Device {
                 (w, d, a) -> VectorQuantize.run(w, (QuantizeDesc) d, a));
         vector(OpKind.CONVERT, "vector-convert", d -> VectorConvert.supports((ConvertDesc) d),
                 (w, d, a) -> VectorConvert.run(w, (ConvertDesc) d, a));
+        vector(OpKind.BLAS1, "vector-blas1", d -> VectorBlas1.supports((Blas1Desc) d),
+                (w, d, a) -> VectorBlas1.run(w, (Blas1Desc) d, a));
         for (OpKind kind : new OpKind[] {OpKind.SPMM, OpKind.DSMM, OpKind.SDDMM}) vector(kind, "vector-sparse", VectorSparse::supports, VectorSparse::run);
         for (OpKind kind : OpKind.values()) {
             List<KernelImpl> list = new ArrayList<>(impls.getOrDefault(kind, List.of()));

@@ -26,7 +26,7 @@ abstract class ForcedParityTest extends ParityTestBase {
     private static int previousThreads;
 
     /** Families whose vector kernels take every f32 descriptor the reference does. */
-    private static final Set<OpKind> EVERY_CASE_VECTOR = EnumSet.of(OpKind.UNARY, OpKind.BINARY, OpKind.REDUCE, OpKind.SOFTMAX, OpKind.PIXEL_SHUFFLE);
+    private static final Set<OpKind> EVERY_CASE_VECTOR = EnumSet.of(OpKind.UNARY, OpKind.BINARY, OpKind.REDUCE, OpKind.SOFTMAX, OpKind.PIXEL_SHUFFLE, OpKind.BLAS1);
 
     /** Vector width in bits (0: scalar only), or -1 for the hardware's. */
     abstract int bits();
@@ -36,7 +36,7 @@ abstract class ForcedParityTest extends ParityTestBase {
 
     @Override protected Set<OpKind> kinds() {
         return EnumSet.of(OpKind.GEMM, OpKind.UNARY, OpKind.BINARY, OpKind.REDUCE, OpKind.SOFTMAX, OpKind.CONV, OpKind.POOL,
-                OpKind.QGEMM, OpKind.NORM, OpKind.PIXEL_SHUFFLE);
+                OpKind.QGEMM, OpKind.NORM, OpKind.PIXEL_SHUFFLE, OpKind.BLAS1);
     }
 
     /** Fewer cases than the default suite: these runs repeat it under other settings. */

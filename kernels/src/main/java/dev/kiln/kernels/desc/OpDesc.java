@@ -12,7 +12,7 @@ import java.util.List;
  */
 public sealed interface OpDesc
         permits GemmDesc, ConvDesc, UnaryDesc, BinaryDesc, ReduceDesc, SoftmaxDesc, NormDesc, PoolDesc,
-                PixelShuffleDesc, SpmmDesc, QGemmDesc, DsmmDesc, SddmmDesc, QuantizeDesc, ConvertDesc {
+                PixelShuffleDesc, SpmmDesc, QGemmDesc, DsmmDesc, SddmmDesc, QuantizeDesc, ConvertDesc, Blas1Desc {
 
     OpKind kind();
 

@@ -33,6 +33,7 @@ public final class RefKernels {
             case SddmmDesc d -> RefSddmm.run(d, args);
             case QuantizeDesc d -> RefQuantize.run(d, args);
             case ConvertDesc d -> RefConvert.run(d, args);
+            case Blas1Desc d -> RefBlas1.run(d, args);
         }
     }
 

@@ -36,6 +36,7 @@ final class ParityCases {
             case SDDMM -> SparseCases.sddmm();
             case QUANTIZE -> QuantCases.quantize();
             case CONVERT -> QuantCases.convert();
+            case BLAS1 -> Blas1Cases.blas1();
         };
     }
 

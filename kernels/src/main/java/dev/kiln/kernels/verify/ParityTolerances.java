@@ -61,6 +61,8 @@ final class ParityTolerances {
             // f32 arithmetic fully specified by the descriptor: bit-exact, except a computed b1 scale (a mean summed in any order)
             case QuantizeDesc q -> q.qtype() == DType.B1 && q.computeScales() ? new Tolerance(1e-6, 0) : Tolerance.exact();
             case ConvertDesc ignored -> Tolerance.exact();
+            // SCAL rounds one product, as the reference's double product rounded to the dtype does: exact
+            case Blas1Desc b -> b.op() == Blas1Op.SCAL ? Tolerance.exact() : accumulating(b.dtype(), PLAIN);
             case QGemmDesc q -> switch (q.type()) {
                 // the s32 accumulator is exact; an f32 output only rounds the conversion and two scale products
                 case S8S8, U8S8, B1 -> q.out() != DType.F32 ? Tolerance.exact() : accumulating(DType.F32, PLAIN);
@@ -97,6 +99,7 @@ final class ParityTolerances {
             case SpmmDesc s -> s;
             case DsmmDesc s -> s;
             case SddmmDesc s -> s;
+            case Blas1Desc b -> new Blas1Desc(b.op(), b.dtype(), b.n(), Math.abs(b.alpha()), b.incx(), b.incy());
             case PoolDesc p -> p.pool() == PoolDesc.PoolKind.MAX && p.pass() == Pass.FORWARD ? null : p;
             case ReduceDesc r -> r.op() == ReduceOp.SUM || r.op() == ReduceOp.MEAN ? r : null;
             case BinaryDesc b when b.pass() == Pass.BACKWARD ->

@@ -92,6 +92,13 @@ class EveryOpKindTest {
                 list.add(new ConvertDesc(DType.F32, DType.BF16, 9));
                 list.add(new ConvertDesc(DType.BF16, DType.F32, 9));
             }
+            case BLAS1 -> {
+                for (DType t : new DType[] {DType.F32, DType.F64}) {
+                    list.add(Blas1Desc.dot(t, 9, 2, 1));
+                    list.add(Blas1Desc.axpy(t, 9, 1.5, 1, 1));
+                    list.add(Blas1Desc.scal(t, 9, -0.5, 1));
+                }
+            }
             case QGEMM -> {
                 for (DType out : new DType[] {DType.S32, DType.F32}) {
                     list.add(QGemmDesc.s8(3, 4, 9, out));

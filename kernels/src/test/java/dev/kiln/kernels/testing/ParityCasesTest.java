@@ -61,6 +61,8 @@ class ParityCasesTest {
         covers(OpKind.QUANTIZE, d -> ((QuantizeDesc) d).granularity() + " " + ((QuantizeDesc) d).rounding(), 3 * 2);
         covers(OpKind.QUANTIZE, d -> ((QuantizeDesc) d).symmetric() + " " + ((QuantizeDesc) d).computeScales(), 2 * 2);
         covers(OpKind.CONVERT, OpDesc::opName, 4);
+        covers(OpKind.BLAS1, OpDesc::opName, 6);
+        covers(OpKind.BLAS1, d -> ((Blas1Desc) d).incx() + "," + ((Blas1Desc) d).incy(), 5); // scal has incy 1
 
         List<OpDesc> gemm = Parity.cases(OpKind.GEMM, 40);
         assertTrue(gemm.stream().anyMatch(d -> ((GemmDesc) d).batch() > 1), "batched GEMM");
