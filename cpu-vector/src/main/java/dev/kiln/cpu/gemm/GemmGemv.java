@@ -18,8 +18,8 @@ import java.nio.ByteOrder;
  * is memory-bound, so the matrix is read exactly once, straight from C's source, with no packing.
  *
  * <p>Two forms, by which dimension of the matrix is contiguous: <b>dot</b> form (the k dimension is
- * contiguous: A untransposed with n == 1, B transposed with m == 1) dots eight matrix rows at a time with
- * the vector x, one accumulator per row (four rows of two at the end of a chunk); <b>axpy</b> form (the output dimension is contiguous) adds
+ * contiguous: A untransposed with n == 1, B transposed with m == 1) dots four matrix rows at a time with
+ * the vector x, one accumulator per row; <b>axpy</b> form (the output dimension is contiguous) adds
  * x[p]-weighted matrix rows into a strip of outputs held in scratch. x is first gathered into contiguous
  * scratch (it may be a strided column). Work is cut into fixed chunks of outputs, one task each, by a rule
  * that ignores the thread count, so results are bit-identical for any number of threads. Accumulation is
@@ -88,11 +88,14 @@ final class GemmGemv {
     private static void dot(Width w, MemorySegment m, long base, long ld, int rows, int k, float[] x, float[] acc) {
         var s = w.floats();
         int l = s.length(), r = 0;
-        // eight rows, one vector each per step: eight streams from memory keep more loads in flight than four rows
-        // of two vectors (4096^2, 1 thread, in one JVM: 35.8 vs 32.2 GB/s, OpenBLAS 36.8)
-        for (; r <= rows - 8; r += 8) {
+        // four rows, one vector each per step: from DRAM a step that touches more cache lines reads slower, not
+        // faster (4096^2, 1 thread, one JVM, calls alternating, each kernel its own matrix: 2, 3 or 4 rows of one
+        // vector 0.98-1.08x OpenBLAS, 5 rows 0.86, 8 rows 0.88-0.91, 4 rows of two vectors 0.79-0.84; the same
+        // with -XX:LoopUnrollLimit=1, so it is the lines per step, not C2's unrolling; at 256 bits, where eight rows
+        // are four lines, four and eight rows read the same within the noise)
+        for (; r <= rows - 4; r += 4) {
             long o0 = (base + r * ld) * 4, st = ld * 4;
-            FloatVector s0 = FloatVector.zero(s), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+            FloatVector s0 = FloatVector.zero(s), s1 = s0, s2 = s0, s3 = s0;
             int p = 0;
             for (; p <= k - l; p += l) {
                 FloatVector xv = FloatVector.fromArray(s, x, p);
@@ -101,53 +104,12 @@ final class GemmGemv {
                 s1 = FloatVector.fromMemorySegment(s, m, off + st, NATIVE).fma(xv, s1);
                 s2 = FloatVector.fromMemorySegment(s, m, off + 2 * st, NATIVE).fma(xv, s2);
                 s3 = FloatVector.fromMemorySegment(s, m, off + 3 * st, NATIVE).fma(xv, s3);
-                s4 = FloatVector.fromMemorySegment(s, m, off + 4 * st, NATIVE).fma(xv, s4);
-                s5 = FloatVector.fromMemorySegment(s, m, off + 5 * st, NATIVE).fma(xv, s5);
-                s6 = FloatVector.fromMemorySegment(s, m, off + 6 * st, NATIVE).fma(xv, s6);
-                s7 = FloatVector.fromMemorySegment(s, m, off + 7 * st, NATIVE).fma(xv, s7);
             }
             long row = o0 / 4;
             acc[r] = tail(m, row, x, p, k, Lanes.sum(s0));
             acc[r + 1] = tail(m, row + ld, x, p, k, Lanes.sum(s1));
             acc[r + 2] = tail(m, row + 2 * ld, x, p, k, Lanes.sum(s2));
             acc[r + 3] = tail(m, row + 3 * ld, x, p, k, Lanes.sum(s3));
-            acc[r + 4] = tail(m, row + 4 * ld, x, p, k, Lanes.sum(s4));
-            acc[r + 5] = tail(m, row + 5 * ld, x, p, k, Lanes.sum(s5));
-            acc[r + 6] = tail(m, row + 6 * ld, x, p, k, Lanes.sum(s6));
-            acc[r + 7] = tail(m, row + 7 * ld, x, p, k, Lanes.sum(s7));
-        }
-        for (; r <= rows - 4; r += 4) {
-            long o0 = (base + r * ld) * 4, o1 = o0 + ld * 4, o2 = o1 + ld * 4, o3 = o2 + ld * 4;
-            FloatVector s0 = FloatVector.zero(s), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
-            int p = 0;
-            for (; p <= k - 2 * l; p += 2 * l) { // two vectors per row and step: eight loads in flight
-                FloatVector xv = FloatVector.fromArray(s, x, p), xw = FloatVector.fromArray(s, x, p + l);
-                long off = (long) p * 4, ofw = off + 4L * l;
-                s0 = FloatVector.fromMemorySegment(s, m, o0 + off, NATIVE).fma(xv, s0);
-                s1 = FloatVector.fromMemorySegment(s, m, o1 + off, NATIVE).fma(xv, s1);
-                s2 = FloatVector.fromMemorySegment(s, m, o2 + off, NATIVE).fma(xv, s2);
-                s3 = FloatVector.fromMemorySegment(s, m, o3 + off, NATIVE).fma(xv, s3);
-                t0 = FloatVector.fromMemorySegment(s, m, o0 + ofw, NATIVE).fma(xw, t0);
-                t1 = FloatVector.fromMemorySegment(s, m, o1 + ofw, NATIVE).fma(xw, t1);
-                t2 = FloatVector.fromMemorySegment(s, m, o2 + ofw, NATIVE).fma(xw, t2);
-                t3 = FloatVector.fromMemorySegment(s, m, o3 + ofw, NATIVE).fma(xw, t3);
-            }
-            s0 = s0.add(t0);
-            s1 = s1.add(t1);
-            s2 = s2.add(t2);
-            s3 = s3.add(t3);
-            for (; p <= k - l; p += l) {
-                FloatVector xv = FloatVector.fromArray(s, x, p);
-                long off = (long) p * 4;
-                s0 = FloatVector.fromMemorySegment(s, m, o0 + off, NATIVE).fma(xv, s0);
-                s1 = FloatVector.fromMemorySegment(s, m, o1 + off, NATIVE).fma(xv, s1);
-                s2 = FloatVector.fromMemorySegment(s, m, o2 + off, NATIVE).fma(xv, s2);
-                s3 = FloatVector.fromMemorySegment(s, m, o3 + off, NATIVE).fma(xv, s3);
-            }
-            acc[r] = tail(m, o0 / 4, x, p, k, Lanes.sum(s0));
-            acc[r + 1] = tail(m, o1 / 4, x, p, k, Lanes.sum(s1));
-            acc[r + 2] = tail(m, o2 / 4, x, p, k, Lanes.sum(s2));
-            acc[r + 3] = tail(m, o3 / 4, x, p, k, Lanes.sum(s3));
         }
         for (; r < rows; r++) { // at most 3 rows, only at the end of the matrix: four accumulators over k
             long o = (base + r * ld) * 4;
