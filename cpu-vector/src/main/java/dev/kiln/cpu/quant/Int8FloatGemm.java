@@ -35,7 +35,7 @@ import java.nio.ByteOrder;
  *
  * <p>Not for m = 1: the same f32 arithmetic as a GEMV (B read in place, two rows per pass, {@code vpmovsxbd} +
  * {@code vcvtdq2ps} + FMA per lanes bytes) measured 2.1x SGEMV against 2.5x for the s16 1 x 2 tile in the same
- * JVM, so GEMV stays with {@link Int8Gemm}.
+ * JVM, so GEMV stays with the s16 step ({@link Int8Gemv}).
  *
  * <p>Layout: packed B is slivers of nr columns (nr = 4 vectors at 16 lanes, else 2), each k groups of nr
  * values; packed A is slivers of 6 rows, each panel of k stored as 6 rows of the panel's length, so the

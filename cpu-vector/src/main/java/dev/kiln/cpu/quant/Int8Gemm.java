@@ -18,8 +18,8 @@ import java.nio.ByteOrder;
  * Exact s8 x s8 and u8 x s8 GEMM into s32 ({@link QGemmDesc} S8S8, U8S8), as dot products along k, which is
  * contiguous in both A rows and B rows (B is n x k). From {@link Int8FloatGemm#MIN_M} rows on, calls go to
  * {@link Int8FloatGemm} (exact f32 on the FMA units: 1.1-1.2x our SGEMM where this class's 2 x 2 tile measured
- * 0.75-0.85x by thread CPU time, same JVM); u8 GEMV goes to {@link Int8Gemv} (the same step,
- * the B row sums in the same pass); this class keeps s8 GEMV and small m ({@link #runS16}, also any m for tests).
+ * 0.75-0.85x by thread CPU time, same JVM); GEMV (m = 1) goes to {@link Int8Gemv} (the same step, two B rows per pass,
+ * the u8 B row sums in the same pass); this class keeps small m ({@link #runS16}, also any m for tests).
  *
  * <p>The arithmetic, since the Vector API has no {@code vpmaddwd}/{@code vpdpbusd}: A is widened once to
  * s16 (u8 is stored as a - 128, an s8, and 128 * (row sum of B) is added back at the end); B bytes are
@@ -35,9 +35,8 @@ import java.nio.ByteOrder;
  *
  * <p>Blocking: A (and B when m &gt;= 2) are first widened to s16 rows zero-padded to a whole number of chunks;
  * tasks are fixed blocks of C ({@link #MB} x {@link #NB}); inside, 2-row slivers of widened A (L1) meet
- * pairs of widened B rows (L2) in a 2 x 2 register tile of 8 accumulators. Leftover rows run a 1 x 2 tile
- * that reads and widens B bytes in place, which is also the s8 GEMV (m = 1) path; its last chunk of k loads B
- * under a mask.
+ * pairs of widened B rows (L2) in a 2 x 2 register tile of 8 accumulators. A leftover row (m odd) runs a 1 x 2
+ * tile that reads and widens B bytes in place; its last chunk of k loads B under a mask.
  */
 final class Int8Gemm {
     private Int8Gemm() {}
@@ -64,7 +63,7 @@ final class Int8Gemm {
     static void run(Width w, QGemmDesc d, MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment srcScales,
                     MemorySegment scales) {
         if (d.m() >= Int8FloatGemm.MIN_M) Int8FloatGemm.run(w, d, a, b, c, srcScales, scales); // GEMM: exact f32 on the FMA units
-        else if (d.m() == 1 && d.type() == QGemmDesc.QuantType.U8S8) Int8Gemv.run(w, d, a, b, c, srcScales, scales); // B read once
+        else if (d.m() == 1) Int8Gemv.run(w, d, a, b, c, srcScales, scales); // GEMV: B read once, in place
         else runS16(w, d, a, b, c, srcScales, scales);
     }
 

@@ -88,9 +88,8 @@ class QuantExactTest {
     }
 
     /**
-     * The GEMV paths (m = 1; s8: the 1 x 2 tile reading B in place, a masked last chunk of k; u8: {@link Int8Gemv}, four B
-     * rows per pass with the row sums in the same pass, flushed from s16 in blocks, fewer than four rows left over, a
-     * scalar last part of k), k at the s32 limit.
+     * The GEMV paths (m = 1, {@link Int8Gemv}: two B rows per pass reading B in place, an odd last row paired with itself,
+     * a scalar last part of k; u8 with the row sums in the same pass, flushed from s16 in blocks), k at the s32 limit.
      */
     @Test void gemvIsExactWithExtremeValues() {
         extreme(QGemmDesc.s8(1, 19, 131071, DType.S32), (byte) -128, (byte) -128); // odd row count
