@@ -28,9 +28,9 @@ import java.nio.ByteOrder;
  * width has a byte species of one byte per f32 lane (256 and 512 bits) and groups cover whole chunks of
  * {@code 2 * lanes}: one byte per lane is widened to s32, its low and high nibbles sign-extended with two
  * shifts each, so a chunk is stored even elements first, then odd ones, and A rows are packed the same way.
- * For m = 1 with every chunk full, the decoded values go straight into FMAs ({@link #fusedDot}), not a row:
- * per chunk of 2 x lanes weights one load, a widening, two shifts, two conversions and two FMAs, four B rows
- * per pass sharing the A loads ({@link #fusedDot4}; then two, then one for the rows left in a task).
+ * For m = 1 with every chunk full, the decoded values go straight into FMAs ({@link #fusedRow}), not a row:
+ * per chunk of 2 x lanes weights one load, a widening, two shifts, two conversions, a multiply and two FMAs, one B
+ * row per pass.
  * Larger m: B is decoded once to f32 n x k and the f32 GEMM runs with B transposed, amortising the decode.
  */
 final class S4Gemm {
@@ -65,19 +65,17 @@ final class S4Gemm {
         Scratch s = SCRATCH.get();
         if (s.a.length < (long) m * k) s.a = new float[m * k];
         float[] pa = s.a;
+        boolean fused = m == 1 && vector && full == k; // GEMV: decode and multiply in registers, no scratch row
         for (int i = 0; i < m; i++) {
             for (int p = 0; p < k; p++) {
                 int q = p < full ? deinterleaved(p, chunk) : p;
-                pa[i * k + q] = a.getAtIndex(F32, (long) i * k + p);
+                float v = a.getAtIndex(F32, (long) i * k + p);
+                pa[i * k + q] = fused && q % chunk < chunk / 2 ? v * LOW : v; // fusedRow's even half: pre-scaled
             }
         }
-        if (m == 1 && vector && full == k) { // GEMV: decode and multiply in registers, no scratch row
+        if (fused) {
             CpuThreads.parallelFor(Math.ceilDiv(n, 64), t -> {
-                int j = t * 64, j1 = Math.min(n, t * 64 + 64);
-                float[] lanes = new float[4 * w.floats().length()];
-                for (; j + 4 <= j1; j += 4) fusedDot4(w, b, scales, j, k, g, pa, c, lanes);
-                for (; j + 2 <= j1; j += 2) fusedDot2(w, b, scales, j, k, g, pa, c);
-                if (j < j1) c.setAtIndex(F32, j, fusedDot(w, b, scales, j, k, g, pa));
+                for (int j = t * 64; j < Math.min(n, t * 64 + 64); j++) c.setAtIndex(F32, j, fusedRow(w, b, scales, j, k, g, pa));
             });
             return;
         }
@@ -133,117 +131,58 @@ final class S4Gemm {
     }
 
     /**
-     * Row j of B dotted with the deinterleaved A row {@code pa} without storing the decoded row: per chunk
-     * the even and odd nibbles meet their A halves in two FMAs into a group accumulator, which is scaled
-     * into the total once per group.
-     */
-    /**
-     * The fused loops decode the low nibble as x << 28 (its value times 2^28, exact in f32) and the high one as
-     * x >> 4 (x is the sign-extended byte): one shift each instead of two. The low products are scaled back by
-     * this exact power of two where the two halves meet, so the sums are those of the plain decode.
+     * The fused loop decodes the low nibble as x << 28 (its value times 2^28, exact in f32) and the high one as x >> 4 (x
+     * is the sign-extended byte): one shift each instead of two. The even half of each A chunk is stored times this
+     * exact power of two, so the products are those of the plain decode (unless an A value is below 2^-98 and its
+     * scaled copy is subnormal).
      */
     private static final float LOW = 0x1p-28f;
 
-    private static float fusedDot(Width w, MemorySegment b, MemorySegment scales, int j, int k, int g, float[] pa) {
+    /**
+     * Row j of B dotted with the deinterleaved, pre-scaled A row {@code pa} without storing the decoded row: per chunk
+     * the odd and even nibbles meet their A halves in a multiply and an FMA, and that sum is scaled by its group's scale
+     * into one of two running totals (two chunks per step, so two FMA chains in flight; {@code k / chunk} odd leaves one
+     * chunk for after the loop). The group index is counted per chunk, not divided.
+     *
+     * <p>One row per pass, on purpose: from DRAM, passes over four rows sharing the A loads (the previous form, grouped
+     * accumulators, 0.86-1.2 ms at 4096 x 4096, g32, 1 thread, thread CPU time, one JVM, each kernel its own B) and over
+     * two rows (1.06-1.24) ran slower than one row with two chunks per step (0.53-0.83 in the same runs; our SGEMV
+     * 2.0-2.3); one row with four chunks per step 0.59-0.77. The method is also small, so its C2 compile is quick.
+     */
+    private static float fusedRow(Width w, MemorySegment b, MemorySegment scales, int j, int k, int g, float[] pa) {
         VectorSpecies<Byte> qb = QSpecies.quarterBytes(w);
+        VectorSpecies<Integer> is = QSpecies.ints(w);
         VectorSpecies<Float> fs = w.floats();
-        int l = fs.length(), chunk = 2 * l;
+        int l = fs.length(), chunk = 2 * l, perGroup = g / chunk;
         long e = (long) j * k, si = (long) j * (k / g);
-        // the scale index counted, not divided per group (an integer division per group, measured: it and the
-        // one-FMA-per-group chain held this at ~1.2x SGEMV); everything in this one method, since a helper
-        // returning a vector was not inlined and ran boxed, 4x slower
-        FloatVector total = FloatVector.zero(fs);
-        for (int p0 = 0; p0 < k; p0 += g, si++) {
-            FloatVector acc0 = FloatVector.zero(fs), acc1 = acc0;
-            for (int p = p0; p < p0 + g; p += chunk) {
-                IntVector x = (IntVector) ByteVector.fromMemorySegment(qb, b, (e + p) >> 1, NATIVE)
-                        .convertShape(VectorOperators.B2I, QSpecies.ints(w), 0);
-                FloatVector even = (FloatVector) x.lanewise(VectorOperators.LSHL, 28)
-                        .convert(VectorOperators.I2F, 0);
-                FloatVector odd = (FloatVector) x.lanewise(VectorOperators.ASHR, 4)
-                        .convert(VectorOperators.I2F, 0);
-                acc0 = even.fma(FloatVector.fromArray(fs, pa, p), acc0);
-                acc1 = odd.fma(FloatVector.fromArray(fs, pa, p + l), acc1);
-            }
-            total = acc0.fma(FloatVector.broadcast(fs, LOW), acc1).fma(FloatVector.broadcast(fs, scales.getAtIndex(F32, si)), total);
-        }
-        return Lanes.sum(total);
-    }
-
-    /**
-     * {@link #fusedDot} for rows j and j + 1 together, stored to C: each A load serves both rows and the two
-     * rows' chains interleave (measured 1.3x the one-row loop alone).
-     */
-    private static void fusedDot2(Width w, MemorySegment b, MemorySegment scales, int j, int k, int g, float[] pa, MemorySegment c) {
-        VectorSpecies<Byte> qb = QSpecies.quarterBytes(w);
-        VectorSpecies<Float> fs = w.floats();
-        int l = fs.length(), chunk = 2 * l, groups = k / g;
-        long e0 = (long) j * k, e1 = e0 + k, s0 = (long) j * groups, s1 = s0 + groups;
         FloatVector t0 = FloatVector.zero(fs), t1 = t0;
-        for (int p0 = 0; p0 < k; p0 += g, s0++, s1++) {
-            FloatVector a0 = FloatVector.zero(fs), a1 = a0, c0 = a0, c1 = a0;
-            for (int p = p0; p < p0 + g; p += chunk) {
-                FloatVector ae = FloatVector.fromArray(fs, pa, p), ao = FloatVector.fromArray(fs, pa, p + l);
-                IntVector x = (IntVector) ByteVector.fromMemorySegment(qb, b, (e0 + p) >> 1, NATIVE).convertShape(VectorOperators.B2I, QSpecies.ints(w), 0);
-                IntVector y = (IntVector) ByteVector.fromMemorySegment(qb, b, (e1 + p) >> 1, NATIVE).convertShape(VectorOperators.B2I, QSpecies.ints(w), 0);
-                a0 = ((FloatVector) x.lanewise(VectorOperators.LSHL, 28).convert(VectorOperators.I2F, 0)).fma(ae, a0);
-                a1 = ((FloatVector) x.lanewise(VectorOperators.ASHR, 4).convert(VectorOperators.I2F, 0)).fma(ao, a1);
-                c0 = ((FloatVector) y.lanewise(VectorOperators.LSHL, 28).convert(VectorOperators.I2F, 0)).fma(ae, c0);
-                c1 = ((FloatVector) y.lanewise(VectorOperators.ASHR, 4).convert(VectorOperators.I2F, 0)).fma(ao, c1);
+        int p = 0, left = perGroup;
+        for (; p <= k - 2 * chunk; p += 2 * chunk) {
+            IntVector x = (IntVector) ByteVector.fromMemorySegment(qb, b, (e + p) >> 1, NATIVE).convertShape(VectorOperators.B2I, is, 0);
+            FloatVector u = ((FloatVector) x.lanewise(VectorOperators.ASHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(fs, pa, p + l),
+                    ((FloatVector) x.lanewise(VectorOperators.LSHL, 28).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(fs, pa, p)));
+            t0 = u.fma(FloatVector.broadcast(fs, scales.getAtIndex(F32, si)), t0);
+            if (--left == 0) {
+                left = perGroup;
+                si++;
             }
-            t0 = a0.fma(FloatVector.broadcast(fs, LOW), a1).fma(FloatVector.broadcast(fs, scales.getAtIndex(F32, s0)), t0);
-            t1 = c0.fma(FloatVector.broadcast(fs, LOW), c1).fma(FloatVector.broadcast(fs, scales.getAtIndex(F32, s1)), t1);
-        }
-        c.setAtIndex(F32, j, Lanes.sum(t0));
-        c.setAtIndex(F32, j + 1, Lanes.sum(t1));
-    }
-
-    /**
-     * {@link #fusedDot2} for rows j to j + 3: each A load serves four rows, eight FMA chains in flight (4096 x 4096
-     * g32, 1 thread: 1.35-1.6x the two-row loop by thread CPU time, same JVM, each with its own copy of B). The row
-     * totals leave through {@code lanes} and are summed in lane order as {@link Lanes#sum} does (same bits as the
-     * one- and two-row loops, so results do not depend on how rows fall into tasks): four Lanes.sum calls after
-     * this loop took C2 past NodeCountInliningCutoff, the totals were boxed and the loop ran at the two-row speed
-     * in some JVMs (0.79-1.32 ms over 8).
-     */
-    private static void fusedDot4(Width w, MemorySegment b, MemorySegment scales, int j, int k, int g, float[] pa, MemorySegment c, float[] lanes) {
-        VectorSpecies<Byte> qb = QSpecies.quarterBytes(w);
-        VectorSpecies<Float> fs = w.floats();
-        int l = fs.length(), chunk = 2 * l, groups = k / g;
-        long e0 = (long) j * k, e1 = e0 + k, e2 = e1 + k, e3 = e2 + k, s0 = (long) j * groups;
-        FloatVector t0 = FloatVector.zero(fs), t1 = t0, t2 = t0, t3 = t0;
-        FloatVector low = FloatVector.broadcast(fs, LOW);
-        for (int p0 = 0; p0 < k; p0 += g, s0++) {
-            FloatVector a0 = FloatVector.zero(fs), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
-            for (int p = p0; p < p0 + g; p += chunk) {
-                FloatVector ae = FloatVector.fromArray(fs, pa, p), ao = FloatVector.fromArray(fs, pa, p + l);
-                IntVector x = (IntVector) ByteVector.fromMemorySegment(qb, b, (e0 + p) >> 1, NATIVE).convertShape(VectorOperators.B2I, QSpecies.ints(w), 0);
-                a0 = ((FloatVector) x.lanewise(VectorOperators.LSHL, 28).convert(VectorOperators.I2F, 0)).fma(ae, a0);
-                a1 = ((FloatVector) x.lanewise(VectorOperators.ASHR, 4).convert(VectorOperators.I2F, 0)).fma(ao, a1);
-                x = (IntVector) ByteVector.fromMemorySegment(qb, b, (e1 + p) >> 1, NATIVE).convertShape(VectorOperators.B2I, QSpecies.ints(w), 0);
-                b0 = ((FloatVector) x.lanewise(VectorOperators.LSHL, 28).convert(VectorOperators.I2F, 0)).fma(ae, b0);
-                b1 = ((FloatVector) x.lanewise(VectorOperators.ASHR, 4).convert(VectorOperators.I2F, 0)).fma(ao, b1);
-                x = (IntVector) ByteVector.fromMemorySegment(qb, b, (e2 + p) >> 1, NATIVE).convertShape(VectorOperators.B2I, QSpecies.ints(w), 0);
-                c0 = ((FloatVector) x.lanewise(VectorOperators.LSHL, 28).convert(VectorOperators.I2F, 0)).fma(ae, c0);
-                c1 = ((FloatVector) x.lanewise(VectorOperators.ASHR, 4).convert(VectorOperators.I2F, 0)).fma(ao, c1);
-                x = (IntVector) ByteVector.fromMemorySegment(qb, b, (e3 + p) >> 1, NATIVE).convertShape(VectorOperators.B2I, QSpecies.ints(w), 0);
-                d0 = ((FloatVector) x.lanewise(VectorOperators.LSHL, 28).convert(VectorOperators.I2F, 0)).fma(ae, d0);
-                d1 = ((FloatVector) x.lanewise(VectorOperators.ASHR, 4).convert(VectorOperators.I2F, 0)).fma(ao, d1);
+            int q = p + chunk;
+            x = (IntVector) ByteVector.fromMemorySegment(qb, b, (e + q) >> 1, NATIVE).convertShape(VectorOperators.B2I, is, 0);
+            u = ((FloatVector) x.lanewise(VectorOperators.ASHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(fs, pa, q + l),
+                    ((FloatVector) x.lanewise(VectorOperators.LSHL, 28).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(fs, pa, q)));
+            t1 = u.fma(FloatVector.broadcast(fs, scales.getAtIndex(F32, si)), t1);
+            if (--left == 0) {
+                left = perGroup;
+                si++;
             }
-            t0 = a0.fma(low, a1).fma(FloatVector.broadcast(fs, scales.getAtIndex(F32, s0)), t0);
-            t1 = b0.fma(low, b1).fma(FloatVector.broadcast(fs, scales.getAtIndex(F32, s0 + groups)), t1);
-            t2 = c0.fma(low, c1).fma(FloatVector.broadcast(fs, scales.getAtIndex(F32, s0 + 2L * groups)), t2);
-            t3 = d0.fma(low, d1).fma(FloatVector.broadcast(fs, scales.getAtIndex(F32, s0 + 3L * groups)), t3);
         }
-        t0.intoArray(lanes, 0);
-        t1.intoArray(lanes, l);
-        t2.intoArray(lanes, 2 * l);
-        t3.intoArray(lanes, 3 * l);
-        for (int q = 0; q < 4; q++) {
-            float sum = 0; // lane order, as Lanes.sum: the same bits as the one- and two-row loops
-            for (int i = 0; i < l; i++) sum += lanes[q * l + i];
-            c.setAtIndex(F32, j + q, sum);
+        if (p < k) { // one chunk left
+            IntVector x = (IntVector) ByteVector.fromMemorySegment(qb, b, (e + p) >> 1, NATIVE).convertShape(VectorOperators.B2I, is, 0);
+            FloatVector u = ((FloatVector) x.lanewise(VectorOperators.ASHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(fs, pa, p + l),
+                    ((FloatVector) x.lanewise(VectorOperators.LSHL, 28).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(fs, pa, p)));
+            t0 = u.fma(FloatVector.broadcast(fs, scales.getAtIndex(F32, si)), t0);
         }
+        return Lanes.sum(t0.add(t1));
     }
 
     private static float dot(Width w, float[] a, int ai, float[] row, int k) {

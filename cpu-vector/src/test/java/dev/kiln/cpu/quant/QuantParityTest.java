@@ -37,9 +37,11 @@ class QuantParityTest {
     /** Our cases beyond the harness list. */
     static List<OpDesc> ownCases() {
         List<OpDesc> list = new ArrayList<>();
-        list.add(QGemmDesc.s8(1, 67, 256, DType.S32));       // GEMV: the 1 x 2 tile, an odd last column
-        list.add(QGemmDesc.s8(1, 77, 1000, DType.S32));      // GEMV: two tasks, a masked last chunk of k
-        list.add(QGemmDesc.u8s8(1, 77, 1000, DType.S32));    // u8 GEMV (Int8Gemv): rows left in the second task, a scalar k tail
+        list.add(QGemmDesc.s8(1, 67, 256, DType.S32));       // GEMV (Int8Gemv): an odd last row, run as a pair with itself
+        list.add(QGemmDesc.s8(1, 77, 1000, DType.S32));      // GEMV: two tasks, a scalar k tail
+        list.add(QGemmDesc.u8s8(1, 77, 1000, DType.S32));    // u8 GEMV: an odd row left in the second task, a scalar k tail
+        list.add(QGemmDesc.s8(1, 5, 33, DType.S8));          // GEMV with k below one chunk: scalar only; s8 out
+        list.add(QGemmDesc.u8s8(1, 1, 7, DType.S32));        // one row, one short k
         list.add(QGemmDesc.u8s8(1, 33, 200, DType.F32));
         list.add(QGemmDesc.u8s8(1, 9, 130, DType.F32));
         list.add(QGemmDesc.s8(70, 131, 200, DType.S32));     // two row blocks, odd n, masked tail chunk
@@ -50,6 +52,8 @@ class QuantParityTest {
         list.add(QGemmDesc.s4(1, 37, 256, 32));              // GEMV, vector decode (groups of whole chunks)
         list.add(QGemmDesc.s4(3, 5, 200, 40));               // small m, groups that do not cover chunks
         list.add(QGemmDesc.s4(1, 7, 64 * 3, 64));
+        list.add(QGemmDesc.s4(1, 5, 96, 32));                // GEMV (fusedRow): an odd number of chunks at 512 bits
+        list.add(QGemmDesc.s4(1, 3, 80, 16));                // the same at 256 bits (groups of one chunk there)
         list.add(QGemmDesc.s4(20, 33, 96, 32));              // large-m path: decode then f32 GEMM
         list.add(QGemmDesc.binary(1, 70, 1000, DType.S32));
         list.add(QGemmDesc.binary(70, 33, 64, DType.F32));
