@@ -15,9 +15,9 @@ import java.util.Optional;
  * The engine of {@code kiln bench gemm} and {@code kiln bench gemv}: f32, row-major, untransposed,
  * alpha = 1, beta = 0. Shapes are m x n x k (C is m x n, A m x k, B k x n); a GEMV is a GEMM with n = 1,
  * given as m x k. Each figure is the median of a time-boxed run ({@link Timing}) of the kernel alone, on
- * operands already resident on the backend's device. Beside it: OpenBLAS with the same thread count
- * ({@code cblas_sgemm} / {@code cblas_sgemv}), or for the CUDA backend cuBLAS ({@link CublasPeer}), and for the
- * CPU backend the share of the measured FMA peak
+ * operands already resident on the backend's device (GEMV at 1 thread: calls alternating with the peer's).
+ * Beside it: OpenBLAS with the same thread count ({@code cblas_sgemm} / {@code cblas_sgemv}), or for the CUDA
+ * backend cuBLAS ({@link CublasPeer}), and for the CPU backend the share of the measured FMA peak
  * ({@link PeakBench}) at that thread count. Every result is checked once (Freivalds-style, in double:
  * C·x against A·(B·x), with C poisoned with NaN first) before it is timed.
  */
@@ -143,8 +143,10 @@ public final class GemmBench {
                         continue;
                     }
                     boolean gpu = gpuPeer.isPresent() && Backends.backendName(e.getKey()).equals("cuda");
+                    // GEMV at 1 thread: ours and OpenBLAS alternate call by call (see measure); otherwise one time box each
+                    OpenBlas pairWith = cfg.op() == Op.GEMV && !gpu && t == 1 ? peer.orElse(null) : null;
                     BenchRow row = measure(cfg, e.getKey(), e.getValue(), shape, host, t, gpu ? cublasGflops : peerGflops,
-                            gpu ? "cublas" : peer.isPresent() ? "openblas" : null, peaks, out);
+                            gpu ? "cublas" : peer.isPresent() ? "openblas" : null, pairWith, peaks, out);
                     if (row != null) {
                         lastRate.put(e.getKey(), row.gflops());
                         rows.add(row);
@@ -178,8 +180,16 @@ public final class GemmBench {
         }
     }
 
+    /**
+     * One row. With {@code pairWith} (GEMV at 1 thread), the kernel and OpenBLAS run alternating call by call
+     * ({@link Timing#paired}), and the row's peer figure is that run's: a GEMV call takes milliseconds of DRAM traffic,
+     * and with the two in separate time boxes one load swing on the shared 2-core VMs moved the 4096^2 ratio from 1.02
+     * to 1.40 between two runs a minute apart (19:28-19:29 UTC, 2026-11-23, load 7-8.6). Each still reads its own copy
+     * of the matrix. Not with more threads: OpenBLAS's workers spin after a call, on the core our second thread needs.
+     */
     private static BenchRow measure(Config cfg, String backend, Device device, Shape s, GemmOperands host, int threads,
-                                    double peerGflops, String peerName, Map<Integer, Double> peaks, PrintWriter out) {
+                                    double peerGflops, String peerName, OpenBlas pairWith, Map<Integer, Double> peaks,
+                                    PrintWriter out) {
         GemmRunner runner;
         try {
             runner = GemmRunner.kiln(backend, device, host);
@@ -192,15 +202,24 @@ public final class GemmBench {
             String check = host.check(runner.result());
             long[] calls = {0};
             KernelClock before = KernelClock.read(device);
-            Timing time = Timing.measure(() -> { runner.run(); calls[0]++; }, cfg.budgetSeconds());
+            double median;
+            if (pairWith != null) {
+                try (GemmRunner peer = GemmRunner.openblas(pairWith, host, true)) {
+                    double[] both = Timing.paired(() -> { runner.run(); calls[0]++; }, peer::run, cfg.budgetSeconds());
+                    median = both[0];
+                    peerGflops = peer.flops() / both[1] * 1e-9;
+                }
+            } else {
+                median = Timing.measure(() -> { runner.run(); calls[0]++; }, cfg.budgetSeconds()).median();
+            }
             // Devices that time their kernels (OpenCL with queue profiling) show that time beside the wall time.
             double kernelMs = before == null ? Double.NaN : before.millisPerCall(KernelClock.read(device), calls[0]);
             String kernelNote = Double.isNaN(kernelMs) ? "" : String.format(Locale.ROOT, ", kernel %.3f ms mean", kernelMs);
-            double gflops = runner.flops() / time.median() * 1e-9;
+            double gflops = runner.flops() / median * 1e-9;
             double pct = Double.NaN;
             if (device.kind() == DeviceKind.CPU && device.usesHostMemory())
                 pct = 100 * gflops / peaks.computeIfAbsent(threads, t -> PeakBench.gflops(t, 0.05, 10));
-            return new BenchRow(cfg.op().lower(), backend, s.m(), s.n(), s.k(), threads, time.median(), gflops, pct,
+            return new BenchRow(cfg.op().lower(), backend, s.m(), s.n(), s.k(), threads, median, gflops, pct,
                     peerName, peerGflops, check + " (" + runner.implementation() + kernelNote + ")");
         }
     }
