@@ -24,13 +24,16 @@ import java.nio.ByteOrder;
  * phase planes in which every im2col row is a contiguous run ({@link ConvBand}), and the microkernels
  * ({@link ConvMicro}) read those runs in place. The three maps:
  * <ul>
- * <li>fwd (Y from X): 1x1 stride-1 unpadded ({@link #pointwise}): the GEMM driver, batched over images;
+ * <li>fwd (Y from X): 1x1 stride-1 unpadded ({@link #pointwise}): the GEMM driver, batched over images; 3x3
+ *     stride-1 undilated with enough channels ({@link ConvWinograd#routes}): Winograd F(2x2, 3x3), 16 GEMMs on
+ *     transformed tiles ({@link ConvWinograd}; its speed is quoted as the direct form's FLOPs over its time);
  *     usually {@link ConvBand} (B read from the phase planes, tiles written straight into Y); otherwise per
  *     (image, group, block of output columns) task, im2col into per-thread scratch, packed ({@link ConvGemm}).</li>
  * <li>data (X from Y): pointwise: the GEMM driver (W transposed); stride 1 with at least
  *     {@link #FLIP_MIN_CHANNELS} X channels per group: the forward map of the adjoint convolution
- *     ({@link #dataAsForward}); else usually {@link ConvBandData} (col tiles added into X's phase planes);
- *     otherwise per (image, group) task, col = W_g^T . Y_g block by block, scattered (added) into X_g.</li>
+ *     ({@link #dataAsForward}, itself Winograd where that map routes there); else usually {@link ConvBandData}
+ *     (col tiles added into X's phase planes); otherwise per (image, group) task, col = W_g^T . Y_g block by block,
+ *     scattered (added) into X_g.</li>
  * <li>weights (W from X, Y): pointwise: one GEMM per image, added in image order; usually {@link
  *     ConvWeightGemm} (A read from the phase planes, B = dY transposed per band); with Y channels too few for
  *     its slivers, dot products of contiguous runs ({@link ConvBandWeights}); otherwise per (group, block of
@@ -130,6 +133,10 @@ public final class VectorConv {
             if (bias != null) addBias(w, g.n(), g.cy(), g.yPlane(), y, bias);
             return;
         }
+        if (ConvWinograd.routes(g, w)) { // 3x3 stride 1 with enough channels: F(2x2, 3x3), 16 GEMMs
+            ConvWinograd.fwd(w, g, x, wt, 0, y, bias);
+            return;
+        }
         if (ConvBand.forwardApplies(g)) { // im2col rows as contiguous runs of padded phase planes: no im2col buffer
             ConvBand.fwd(w, g, x, wt, 0, y, bias);
             return;
@@ -210,7 +217,8 @@ public final class VectorConv {
                     int to = ((grp * cxg + ci) * cyg + o) * taps;
                     for (int t = 0; t < taps; t++) turned[to + taps - 1 - t] = wt.getAtIndex(F, from + t);
                 }
-        ConvBand.fwd(w, flipped, y, MemorySegment.ofArray(turned), 0, x, bias);
+        if (ConvWinograd.routes(flipped, w)) ConvWinograd.fwd(w, flipped, y, MemorySegment.ofArray(turned), 0, x, bias);
+        else ConvBand.fwd(w, flipped, y, MemorySegment.ofArray(turned), 0, x, bias);
     }
 
     /**

@@ -61,7 +61,14 @@ class ConvParityTest {
                 ConvDesc.conv2d(2, 24, 9, 10, 8, 4, 4, 2, 1).asTransposed(1, 1), // output padding past the phase planes
                 ConvDesc.conv2d(1, 120, 9, 11, 7, 3, 3, 1, 1),
                 ConvDesc.conv2d(3, 33, 7, 9, 17, 1, 1, 1, 0),
-                ConvDesc.conv2d(2, 20, 5, 7, 9, 1, 1, 1, 0).asTransposed(0, 0));
+                ConvDesc.conv2d(2, 20, 5, 7, 9, 1, 1, 1, 0).asTransposed(0, 0),
+                // 3x3 stride 1 that VectorConv routes to ConvWinograd at every width (forward, and backward-data
+                // through the turned weights), one with two groups; ConvWinogradTest forces it on awkward shapes
+                ConvDesc.conv2d(2, 32, 9, 28, 36, 3, 3, 1, 1),
+                ConvDesc.conv2d(1, 64, 7, 27, 64, 3, 3, 1, 1).withGroups(2),
+                ConvDesc.conv2d(2, 36, 9, 28, 32, 3, 3, 1, 1).asTransposed(0, 0), // forward (with bias) on Winograd too
+                // a stem whose weight-gradient band (40 rows of 43) is deeper than KC_MAX: two depth panels in ConvWeightGemm
+                ConvDesc.conv2d(1, 3, 80, 80, 48, 7, 7, 2, 3));
         List<ConvDesc> list = new ArrayList<>();
         for (ConvDesc d : base)
             for (ConvPass pass : ConvPass.values()) list.add(d.withPass(pass).withBias(pass != ConvPass.BACKWARD_DATA));

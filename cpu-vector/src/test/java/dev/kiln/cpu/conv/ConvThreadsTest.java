@@ -48,7 +48,9 @@ class ConvThreadsTest {
         List<ConvDesc> convs = List.of(ConvDesc.conv2d(64, 1, 28, 28, 32, 5, 5, 1, 2), ConvDesc.conv2d(64, 32, 14, 14, 64, 5, 5, 1, 2),
                 ConvDesc.conv2d(3, 12, 19, 17, 18, 3, 3, 2, 1).withGroups(3), ConvDesc.conv2d(4, 16, 21, 21, 16, 3, 3, 1, 1).withGroups(16),
                 ConvDesc.conv2d(3, 10, 9, 9, 7, 4, 4, 2, 1).asTransposed(1, 1), ConvDesc.conv2d(5, 40, 12, 12, 24, 1, 1, 1, 0),
-                ConvDesc.conv2d(2, 120, 9, 11, 8, 3, 3, 1, 1), ConvDesc.conv2d(3, 3, 45, 45, 64, 7, 7, 2, 3));
+                ConvDesc.conv2d(2, 120, 9, 11, 8, 3, 3, 1, 1), ConvDesc.conv2d(3, 3, 45, 45, 64, 7, 7, 2, 3),
+                ConvDesc.conv2d(4, 64, 20, 28, 64, 3, 3, 1, 1), // Winograd forward and backward-data
+                ConvDesc.conv2d(2, 3, 80, 80, 64, 7, 7, 2, 3)); // ConvWeightGemm with two depth panels
         for (ConvDesc d : convs)
             for (ConvPass pass : ConvPass.values()) list.add(d.withPass(pass).withBias(pass != ConvPass.BACKWARD_DATA));
         for (PoolKind kind : PoolKind.values())
@@ -70,7 +72,11 @@ class ConvThreadsTest {
      * bit-identical outputs (also used by DepthwiseTest and PoolTest); the thread count is restored afterwards.
      */
     static void check(Width w, OpDesc d) {
-        KernelImpl impl = d instanceof ConvDesc ? ConvImpls.conv(w) : ConvImpls.pool(w);
+        check(d instanceof ConvDesc ? ConvImpls.conv(w) : ConvImpls.pool(w), w, d);
+    }
+
+    /** As {@link #check(Width, OpDesc)} with the kernel given (ConvWinogradTest forces one). */
+    static void check(KernelImpl impl, Width w, OpDesc d) {
         List<HostBuffer> buffers = new ArrayList<>();
         int threadsBefore = CpuThreads.threads();
         try {
