@@ -3,6 +3,7 @@ package dev.kiln.cpu.conv;
 import dev.kiln.cpu.CpuThreads;
 import dev.kiln.cpu.Width;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -79,13 +80,20 @@ final class ConvWeightGemm {
                     int nrows = Math.min(rows, g.hy() - oy0), k = nrows * wph;
                     ConvBand.fillBand(w, g, x, g.xBase(b, grp), oy0, nrows + maxDi + 1, wph, planeFloats, s.band);
                     transposeY(w, g, y, g.yBase(b, grp), oy0, nrows, wph, k, nr, s.yt, s.block);
-                    for (int so = 0; so < slivers; so++)
-                        for (int ir = 0; ir < kdim; ir += ConvGemm.MR) {
-                            int mrows = Math.min(ConvGemm.MR, kdim - ir), last = ir + mrows - 1;
-                            ConvMicro.tileRowsA(w, k, s.band, rowAt[ir], rowAt[Math.min(ir + 1, last)], rowAt[Math.min(ir + 2, last)],
-                                    rowAt[Math.min(ir + 3, last)], rowAt[Math.min(ir + 4, last)], rowAt[last], s.yt, so * k * nr, s.tile);
-                            for (int r = 0; r < mrows; r++) add(w, s.tile, r * nr, partial, acc + (ir + r) * cygPad + so * nr, nr);
-                        }
+                    // the depth (the band's positions) in panels of at most KC_MAX: a sliver of B over a whole band of a
+                    // stem (43 rows of 115: 1.3 MB) left L2 and streamed again for every sliver of A (7x7/2 stem 1.13x
+                    // faster in panels, thread CPU time, alternating in one JVM; 3x3 C64 56x56 bands are one panel)
+                    for (int k0 = 0, kc = ConvBand.kc(k); k0 < k; k0 += kc) {
+                        int depth = Math.min(kc, k - k0);
+                        for (int so = 0; so < slivers; so++)
+                            for (int ir = 0; ir < kdim; ir += ConvGemm.MR) {
+                                int mrows = Math.min(ConvGemm.MR, kdim - ir), last = ir + mrows - 1;
+                                ConvMicro.tileRowsA(w, depth, s.band, rowAt[ir] + k0, rowAt[Math.min(ir + 1, last)] + k0,
+                                        rowAt[Math.min(ir + 2, last)] + k0, rowAt[Math.min(ir + 3, last)] + k0, rowAt[Math.min(ir + 4, last)] + k0,
+                                        rowAt[last] + k0, s.yt, so * k * nr + k0 * nr, s.tile);
+                                for (int r = 0; r < mrows; r++) add(w, s.tile, r * nr, partial, acc + (ir + r) * cygPad + so * nr, nr);
+                            }
+                    }
                 }
         });
         for (int grp = 0; grp < g.groups(); grp++)
@@ -141,6 +149,10 @@ final class ConvWeightGemm {
                                        int nr) {
         var sp = w.floats();
         int l = sp.length();
+        if (l == 16) {
+            transposeBlock16(sp, lanes, y, at, plane, yt, to, nr);
+            return;
+        }
         for (int e = 0; e < l; e++) FloatVector.fromMemorySegment(sp, y, (at + (long) e * plane) * 4, NATIVE).intoArray(block, e * l);
         for (int half = l / 2, round = 0; half >= 1; half /= 2, round += 2 * l) {
             FloatVector lo = FloatVector.fromArray(sp, lanes, round), hi = FloatVector.fromArray(sp, lanes, round + l);
@@ -152,6 +164,69 @@ final class ConvWeightGemm {
             }
         }
         for (int e = 0; e < l; e++) FloatVector.fromArray(sp, block, e * l).intoArray(yt, to + e * nr);
+    }
+
+    /**
+     * {@link #transposeBlock} at 16 lanes with the block's rows in registers: the same four rounds of two-source lane
+     * selects, no round trip through the block array between rounds (the same bits; the weight gradient of a 7x7/2
+     * stem 1.26x faster, of 3x3 C64 56x56 1.06x, thread CPU time, alternating in one JVM).
+     */
+    private static void transposeBlock16(VectorSpecies<Float> sp, float[] lanes, MemorySegment y, long at, int plane, float[] yt,
+                                         int to, int nr) {
+        long a = at * 4, step = plane * 4L;
+        FloatVector r0 = FloatVector.fromMemorySegment(sp, y, a + 0 * step, NATIVE), r1 = FloatVector.fromMemorySegment(sp, y, a + 1 * step, NATIVE);
+        FloatVector r2 = FloatVector.fromMemorySegment(sp, y, a + 2 * step, NATIVE), r3 = FloatVector.fromMemorySegment(sp, y, a + 3 * step, NATIVE);
+        FloatVector r4 = FloatVector.fromMemorySegment(sp, y, a + 4 * step, NATIVE), r5 = FloatVector.fromMemorySegment(sp, y, a + 5 * step, NATIVE);
+        FloatVector r6 = FloatVector.fromMemorySegment(sp, y, a + 6 * step, NATIVE), r7 = FloatVector.fromMemorySegment(sp, y, a + 7 * step, NATIVE);
+        FloatVector r8 = FloatVector.fromMemorySegment(sp, y, a + 8 * step, NATIVE), r9 = FloatVector.fromMemorySegment(sp, y, a + 9 * step, NATIVE);
+        FloatVector r10 = FloatVector.fromMemorySegment(sp, y, a + 10 * step, NATIVE), r11 = FloatVector.fromMemorySegment(sp, y, a + 11 * step, NATIVE);
+        FloatVector r12 = FloatVector.fromMemorySegment(sp, y, a + 12 * step, NATIVE), r13 = FloatVector.fromMemorySegment(sp, y, a + 13 * step, NATIVE);
+        FloatVector r14 = FloatVector.fromMemorySegment(sp, y, a + 14 * step, NATIVE), r15 = FloatVector.fromMemorySegment(sp, y, a + 15 * step, NATIVE);
+        FloatVector lo, hi, t;
+        lo = FloatVector.fromArray(sp, lanes, 0); // sub-blocks of 8
+        hi = FloatVector.fromArray(sp, lanes, 16);
+        t = lo.selectFrom(r0, r8); r8 = hi.selectFrom(r0, r8); r0 = t;
+        t = lo.selectFrom(r1, r9); r9 = hi.selectFrom(r1, r9); r1 = t;
+        t = lo.selectFrom(r2, r10); r10 = hi.selectFrom(r2, r10); r2 = t;
+        t = lo.selectFrom(r3, r11); r11 = hi.selectFrom(r3, r11); r3 = t;
+        t = lo.selectFrom(r4, r12); r12 = hi.selectFrom(r4, r12); r4 = t;
+        t = lo.selectFrom(r5, r13); r13 = hi.selectFrom(r5, r13); r5 = t;
+        t = lo.selectFrom(r6, r14); r14 = hi.selectFrom(r6, r14); r6 = t;
+        t = lo.selectFrom(r7, r15); r15 = hi.selectFrom(r7, r15); r7 = t;
+        lo = FloatVector.fromArray(sp, lanes, 32); // sub-blocks of 4
+        hi = FloatVector.fromArray(sp, lanes, 48);
+        t = lo.selectFrom(r0, r4); r4 = hi.selectFrom(r0, r4); r0 = t;
+        t = lo.selectFrom(r1, r5); r5 = hi.selectFrom(r1, r5); r1 = t;
+        t = lo.selectFrom(r2, r6); r6 = hi.selectFrom(r2, r6); r2 = t;
+        t = lo.selectFrom(r3, r7); r7 = hi.selectFrom(r3, r7); r3 = t;
+        t = lo.selectFrom(r8, r12); r12 = hi.selectFrom(r8, r12); r8 = t;
+        t = lo.selectFrom(r9, r13); r13 = hi.selectFrom(r9, r13); r9 = t;
+        t = lo.selectFrom(r10, r14); r14 = hi.selectFrom(r10, r14); r10 = t;
+        t = lo.selectFrom(r11, r15); r15 = hi.selectFrom(r11, r15); r11 = t;
+        lo = FloatVector.fromArray(sp, lanes, 64); // sub-blocks of 2
+        hi = FloatVector.fromArray(sp, lanes, 80);
+        t = lo.selectFrom(r0, r2); r2 = hi.selectFrom(r0, r2); r0 = t;
+        t = lo.selectFrom(r1, r3); r3 = hi.selectFrom(r1, r3); r1 = t;
+        t = lo.selectFrom(r4, r6); r6 = hi.selectFrom(r4, r6); r4 = t;
+        t = lo.selectFrom(r5, r7); r7 = hi.selectFrom(r5, r7); r5 = t;
+        t = lo.selectFrom(r8, r10); r10 = hi.selectFrom(r8, r10); r8 = t;
+        t = lo.selectFrom(r9, r11); r11 = hi.selectFrom(r9, r11); r9 = t;
+        t = lo.selectFrom(r12, r14); r14 = hi.selectFrom(r12, r14); r12 = t;
+        t = lo.selectFrom(r13, r15); r15 = hi.selectFrom(r13, r15); r13 = t;
+        lo = FloatVector.fromArray(sp, lanes, 96); // sub-blocks of 1
+        hi = FloatVector.fromArray(sp, lanes, 112);
+        t = lo.selectFrom(r0, r1); r1 = hi.selectFrom(r0, r1); r0 = t;
+        t = lo.selectFrom(r2, r3); r3 = hi.selectFrom(r2, r3); r2 = t;
+        t = lo.selectFrom(r4, r5); r5 = hi.selectFrom(r4, r5); r4 = t;
+        t = lo.selectFrom(r6, r7); r7 = hi.selectFrom(r6, r7); r6 = t;
+        t = lo.selectFrom(r8, r9); r9 = hi.selectFrom(r8, r9); r8 = t;
+        t = lo.selectFrom(r10, r11); r11 = hi.selectFrom(r10, r11); r10 = t;
+        t = lo.selectFrom(r12, r13); r13 = hi.selectFrom(r12, r13); r12 = t;
+        t = lo.selectFrom(r14, r15); r15 = hi.selectFrom(r14, r15); r14 = t;
+        r0.intoArray(yt, to + 0 * nr); r1.intoArray(yt, to + 1 * nr); r2.intoArray(yt, to + 2 * nr); r3.intoArray(yt, to + 3 * nr);
+        r4.intoArray(yt, to + 4 * nr); r5.intoArray(yt, to + 5 * nr); r6.intoArray(yt, to + 6 * nr); r7.intoArray(yt, to + 7 * nr);
+        r8.intoArray(yt, to + 8 * nr); r9.intoArray(yt, to + 9 * nr); r10.intoArray(yt, to + 10 * nr); r11.intoArray(yt, to + 11 * nr);
+        r12.intoArray(yt, to + 12 * nr); r13.intoArray(yt, to + 13 * nr); r14.intoArray(yt, to + 14 * nr); r15.intoArray(yt, to + 15 * nr);
     }
 
     /**
