@@ -15,19 +15,30 @@ import java.nio.ByteOrder;
 /**
  * Depthwise 3x3 convolutions with unit horizontal stride (any vertical stride, padding and dilation), the
  * MobileNet-style layer, at memory speed: the nine taps are broadcast into registers once per plane, and each
- * vector of output columns is summed in a register from nine shifted loads of three input rows, then stored
- * once. The general row loop in {@link VectorDepthwise} instead streams a row accumulator through memory for
- * every tap (nine loads and stores per output vector) and re-derives the tap's column range each time.
+ * vector of output columns is summed in registers from nine shifted loads of three input rows, as three sums
+ * (one per tap column: left, centre, right) added at the end, then stored once. The general row loop in
+ * {@link VectorDepthwise} instead streams a row accumulator through memory for every tap (nine loads and stores
+ * per output vector) and re-derives the tap's column range each time.
  *
  * <p>Padding: out-of-plane rows are skipped; columns outside the row are loaded anyway (unmasked full
- * vectors, from the neighbouring row or plane) and zeroed with a blend under a lane mask computed once per
- * vector of columns and plane, so they add 0 * tap (a NaN only where a tap itself is infinite or NaN; the
- * reference skips them). Not masked loads: C2 compiled those about 2x slower than load + blend here, and
- * not a padded copy of the plane (an earlier attempt measured 0.41x the row loop). A plane whose vectors
- * would reach past either end of the tensor (the first and last plane at most) is done element by element
- * in the same FMA order, see {@link Plane#vectorSafe}.
+ * vectors, from the neighbouring row or plane), and each tap column's sum is zeroed with a blend in the lanes
+ * where that column lies outside the row (masks computed once per vector of columns and plane), so those
+ * lanes add exactly 0, as the reference, which skips them. One blend per sum rather than per load: a third of
+ * the blends. Not masked loads: C2 compiled those about 2x slower than load + blend here, and not a padded
+ * copy of the plane (an earlier attempt measured 0.41x the row loop). A plane whose vectors would reach past
+ * either end of the tensor (the first and last plane at most) is done element by element in the same order,
+ * see {@link Plane#vectorSafe}.
  *
- * <p>Tasks and order: forward and backward-data own one output plane; backward-weights owns (image group,
+ * <p>Where the time goes (C256 28x28, measured 2026-11-23): the loop is bound by its own instructions, not by
+ * memory: it runs as fast with the operands in L2 as from DRAM. Eight of the nine loads of each output vector
+ * are unaligned (a 512-bit one then always spans two cache lines; aligned stand-ins ran 1.4x faster), and
+ * when X and Y sit at the same offset in their 4 KB pages (two arena allocations usually do) the loads right
+ * after a store share its address bits and wait for it (1.04-1.2x). Planes with padding 1 and rows between one
+ * and two vectors long (28 at 512 bits, 14 at 256) therefore go to {@link DepthwiseWindow}, one load per
+ * output vector, in all three passes; the rest to {@link #correlate} and {@link #weightsPlane} here.
+ *
+ * <p>Tasks and order: forward and backward-data own runs of whole output planes (see {@link #eachPlane});
+ * backward-weights owns (image group,
  * channel block) with nine vector accumulators per channel, reduced in lane order and then over the fixed
  * image groups in order, so every result is the same for any thread count. Forward with horizontal stride 2
  * runs the stride-1 loop into scratch and keeps every second column ({@link #forwardStride2}).
@@ -59,36 +70,62 @@ final class Depthwise3x3 {
                     && d0 + (long) (dH - 1) * dW + lastJ + l <= dstLen;
         }
 
-        /** The vector loop's sums element by element (same FMA order, so the same bits). */
+        /** {@link DepthwiseWindow}'s lane tables when its loop fits this geometry at l lanes, else null. */
+        DepthwiseWindow.Masks windowMasks(int l) {
+            return DepthwiseWindow.fits(l, sH, sW, dH, dW, sh, dh, dw, offY, offX) ? DepthwiseWindow.Masks.of(l, sH, sW) : null;
+        }
+
+        /**
+         * The vector loop's sums element by element, in the same order (one sum per tap column over the rows, the
+         * first row a product; centre + left + right + bias), so the same bits.
+         */
         void scalar(MemorySegment src, long s0, MemorySegment dst, long d0, MemorySegment wt, long k0, boolean turned, float b0) {
+            float[] sums = new float[3];
             for (int i = 0; i < dH; i++)
                 for (int j = 0; j < dW; j++) {
-                    float acc = 0;
-                    for (int ry = 0; ry < 3; ry++) {
-                        int r = i * sh + offY + ry * dh;
-                        if (r < 0 || r >= sH) continue;
-                        for (int sx = 0; sx < 3; sx++) {
-                            int c = j + offX + sx * dw, t = ry * 3 + sx;
-                            float v = c < 0 || c >= sW ? 0f : src.getAtIndex(F, s0 + (long) r * sW + c);
-                            acc = Math.fma(v, wt.getAtIndex(F, k0 + (turned ? 8 - t : t)), acc);
+                    for (int sx = 0; sx < 3; sx++) {
+                        int c = j + offX + sx * dw;
+                        float acc = 0;
+                        for (int ry = 0; ry < 3 && c >= 0 && c < sW; ry++) {
+                            int r = i * sh + offY + ry * dh, t = ry * 3 + sx;
+                            if (r < 0 || r >= sH) continue;
+                            float v = src.getAtIndex(F, s0 + (long) r * sW + c), k = wt.getAtIndex(F, k0 + (turned ? 8 - t : t));
+                            acc = ry == 0 ? v * k : Math.fma(v, k, acc);
                         }
+                        sums[sx] = acc;
                     }
-                    dst.setAtIndex(F, d0 + (long) i * dW + j, acc + b0);
+                    dst.setAtIndex(F, d0 + (long) i * dW + j, sums[1] + sums[0] + sums[2] + b0);
                 }
         }
+    }
+
+    /** Output floats per forward or backward-data task, about: 64 KB of output, a few tens of microseconds. */
+    private static final int TASK_FLOATS = 16 * 1024;
+
+    /**
+     * Runs {@code body} for planes 0 .. planes-1 on the CPU threads, as tasks of whole consecutive planes (about
+     * {@link #TASK_FLOATS} output floats each; at least one plane). With one small plane a task (3 KB at 28x28),
+     * the task counter's cache line moved between the cores for every plane and two threads ran slower than one
+     * (2.6 vs 2.0 ms at C256 28x28 N=32). Every plane is computed the same way whichever task holds it, so the
+     * grouping changes no result.
+     */
+    private static void eachPlane(int planes, long planeFloats, java.util.function.IntConsumer body) {
+        int per = (int) Math.max(1, TASK_FLOATS / Math.max(1, planeFloats));
+        CpuThreads.parallelFor(Math.ceilDiv(planes, per), task -> {
+            for (int plane = task * per, end = Math.min(planes, plane + per); plane < end; plane++) body.accept(plane);
+        });
     }
 
     /** Y = W * X (+ bias); each output channel o reads input channel o / multiplier. */
     static void forward(Width w, ConvGeom g, MemorySegment x, MemorySegment wt, MemorySegment y, MemorySegment bias) {
         int mult = g.cyg();
         Plane p = new Plane(g.hx(), g.wx(), g.hy(), g.wy(), g.sh(), -g.ph(), g.dh(), -g.pw(), g.dw());
-        CpuThreads.parallelFor(g.n() * g.cy(), plane -> {
+        DepthwiseWindow.Masks masks = p.windowMasks(w.floats().length());
+        eachPlane(g.n() * g.cy(), g.yPlane(), plane -> {
             int b = plane / g.cy(), o = plane % g.cy();
             float b0 = bias == null ? 0 : bias.getAtIndex(F, o);
             long s0 = ((long) b * g.cx() + o / mult) * g.xPlane(), d0 = (long) plane * g.yPlane();
-            if (p.vectorSafe(w.floats().length(), s0, x.byteSize() / 4, d0, y.byteSize() / 4))
-                correlate(w, p, x, s0, y, d0, wt, o * 9L, false, b0);
-            else p.scalar(x, s0, y, d0, wt, o * 9L, false, b0);
+            onePlane(w, p, masks, x, s0, y, d0, wt, o * 9L, false, b0);
         });
     }
 
@@ -106,7 +143,7 @@ final class Depthwise3x3 {
         int mult = g.cyg(), l = w.floats().length(), wide = g.wx() + 2 * g.pw() - 2 * g.dw(); // stride-1 output columns
         Plane p = new Plane(g.hx(), g.wx(), g.hy(), wide, g.sh(), -g.ph(), g.dh(), -g.pw(), g.dw());
         long scratchFloats = (long) g.hy() * wide + 2L * l; // pickEven reads two vectors from the last pair of columns
-        CpuThreads.parallelFor(g.n() * g.cy(), plane -> {
+        eachPlane(g.n() * g.cy(), g.yPlane(), plane -> {
             int b = plane / g.cy(), o = plane % g.cy();
             MemorySegment[] holder = WIDE.get();
             if (holder[0].byteSize() < scratchFloats * 4) holder[0] = java.lang.foreign.Arena.ofAuto().allocate(scratchFloats * 4, 64);
@@ -144,13 +181,26 @@ final class Depthwise3x3 {
      */
     static void data(Width w, ConvGeom g, MemorySegment dy, MemorySegment wt, MemorySegment dx) {
         Plane p = new Plane(g.hy(), g.wy(), g.hx(), g.wx(), 1, g.ph() - 2 * g.dh(), g.dh(), g.pw() - 2 * g.dw(), g.dw());
-        CpuThreads.parallelFor(g.n() * g.cx(), plane -> {
+        DepthwiseWindow.Masks masks = p.windowMasks(w.floats().length());
+        eachPlane(g.n() * g.cx(), g.xPlane(), plane -> {
             int o = plane % g.cx();
             long s0 = (long) plane * g.yPlane(), d0 = (long) plane * g.xPlane();
-            if (p.vectorSafe(w.floats().length(), s0, dy.byteSize() / 4, d0, dx.byteSize() / 4))
-                correlate(w, p, dy, s0, dx, d0, wt, o * 9L, true, 0f);
-            else p.scalar(dy, s0, dx, d0, wt, o * 9L, true, 0f);
+            onePlane(w, p, masks, dy, s0, dx, d0, wt, o * 9L, true, 0f);
         });
+    }
+
+    /**
+     * One plane by the fastest loop that fits it: {@link DepthwiseWindow} (masks non-null: its geometry, and the
+     * plane's loads stay inside the tensor), else {@link #correlate}, else element by element.
+     */
+    private static void onePlane(Width w, Plane p, DepthwiseWindow.Masks masks, MemorySegment src, long s0, MemorySegment dst, long d0,
+                                 MemorySegment wt, long k0, boolean turned, float b0) {
+        int l = w.floats().length();
+        long srcLen = src.byteSize() / 4, dstLen = dst.byteSize() / 4;
+        if (masks != null && DepthwiseWindow.safe(l, p.sH(), p.sW(), s0, srcLen, d0, dstLen))
+            DepthwiseWindow.plane(w, src, s0, dst, d0, wt, k0, turned, b0, p.sH(), p.sW(), masks);
+        else if (p.vectorSafe(l, s0, srcLen, d0, dstLen)) correlate(w, p, src, s0, dst, d0, wt, k0, turned, b0);
+        else p.scalar(src, s0, dst, d0, wt, k0, turned, b0);
     }
 
     /** p's correlation of one plane; the taps (turned: by 180 degrees) are W[k0 .. k0+9). */
@@ -168,75 +218,76 @@ final class Depthwise3x3 {
         FloatVector k20 = FloatVector.broadcast(sp, weight(wt, k0, 6, turned)),
                 k21 = FloatVector.broadcast(sp, weight(wt, k0, 7, turned)),
                 k22 = FloatVector.broadcast(sp, weight(wt, k0, 8, turned));
-        FloatVector bv = FloatVector.broadcast(sp, b0), zero = FloatVector.zero(sp);
-        int l = sp.length(), dw = p.dw(), sW = p.sW(), sH = p.sH(), dh = p.dh();
-        FloatVector iota = zero.addIndex(1);
-        for (int j = 0; j < p.dW(); j += l) {
+        FloatVector bv = FloatVector.broadcast(sp, b0), zero = FloatVector.zero(sp), iota = zero.addIndex(1);
+        int l = sp.length(), dw = p.dw(), sW = p.sW(), sH = p.sH(), dh = p.dh(), dW = p.dW();
+        boolean pairs = p.sh() == 1 && dh == 1 && dw == 1;
+        long rowBytes = 4L * sW;
+        for (int j = 0; j < dW; j += l) {
             int c = j + p.offX();
             VectorMask<Float> m0 = inRow(iota, c, sW), m1 = inRow(iota, c + dw, sW), m2 = inRow(iota, c + 2 * dw, sW);
-            VectorMask<Float> mo = inRow(iota, j, p.dW());
+            VectorMask<Float> mo = inRow(iota, j, dW);
             long col = s0 + c, out = d0 + j;
             int i = 0;
-            // unit vertical stride and dilation: output rows i and i+1 share input rows r+1 and r+2, so a pair
-            // loads four rows' taps instead of six (each sum keeps the single-row order: rows, then taps)
-            for (; p.sh() == 1 && dh == 1 && i + 1 < p.dH(); i += 2, out += 2L * p.dW()) {
+            // unit strides and dilation: output rows i and i+1 share input rows r+1 and r+2, so a pair loads four
+            // rows instead of six, each at constant displacements (0, 4, 8 bytes) from one address per row (with the
+            // dilation as a variable each load needed an address computation of its own: 1.08x slower in all)
+            for (long at = (col + (long) p.offY() * sW) * 4; pairs && i + 1 < p.dH(); i += 2, out += 2L * dW, at += 2 * rowBytes) {
                 int r = i + p.offY();
-                FloatVector a = zero, b = zero;
+                FloatVector aL = zero, aC = zero, aR = zero, bL = zero, bC = zero, bR = zero;
                 if (r >= 0 && r < sH) {
-                    long at = (col + (long) r * sW) * 4;
-                    a = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0).fma(k00, a);
-                    a = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1).fma(k01, a);
-                    a = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2).fma(k02, a);
+                    aL = FloatVector.fromMemorySegment(sp, src, at, NATIVE).mul(k00);
+                    aC = FloatVector.fromMemorySegment(sp, src, at + 4, NATIVE).mul(k01);
+                    aR = FloatVector.fromMemorySegment(sp, src, at + 8, NATIVE).mul(k02);
                 }
                 if (r + 1 >= 0 && r + 1 < sH) {
-                    long at = (col + (long) (r + 1) * sW) * 4;
-                    FloatVector v0 = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0);
-                    FloatVector v1 = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1);
-                    FloatVector v2 = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2);
-                    a = v2.fma(k12, v1.fma(k11, v0.fma(k10, a)));
-                    b = v2.fma(k02, v1.fma(k01, v0.fma(k00, b)));
+                    long a1 = at + rowBytes;
+                    FloatVector v0 = FloatVector.fromMemorySegment(sp, src, a1, NATIVE);
+                    FloatVector v1 = FloatVector.fromMemorySegment(sp, src, a1 + 4, NATIVE);
+                    FloatVector v2 = FloatVector.fromMemorySegment(sp, src, a1 + 8, NATIVE);
+                    aL = v0.fma(k10, aL); aC = v1.fma(k11, aC); aR = v2.fma(k12, aR);
+                    bL = v0.mul(k00); bC = v1.mul(k01); bR = v2.mul(k02);
                 }
                 if (r + 2 >= 0 && r + 2 < sH) {
-                    long at = (col + (long) (r + 2) * sW) * 4;
-                    FloatVector v0 = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0);
-                    FloatVector v1 = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1);
-                    FloatVector v2 = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2);
-                    a = v2.fma(k22, v1.fma(k21, v0.fma(k20, a)));
-                    b = v2.fma(k12, v1.fma(k11, v0.fma(k10, b)));
+                    long a2 = at + 2 * rowBytes;
+                    FloatVector v0 = FloatVector.fromMemorySegment(sp, src, a2, NATIVE);
+                    FloatVector v1 = FloatVector.fromMemorySegment(sp, src, a2 + 4, NATIVE);
+                    FloatVector v2 = FloatVector.fromMemorySegment(sp, src, a2 + 8, NATIVE);
+                    aL = v0.fma(k20, aL); aC = v1.fma(k21, aC); aR = v2.fma(k22, aR);
+                    bL = v0.fma(k10, bL); bC = v1.fma(k11, bC); bR = v2.fma(k12, bR);
                 }
                 if (r + 3 >= 0 && r + 3 < sH) {
-                    long at = (col + (long) (r + 3) * sW) * 4;
-                    b = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0).fma(k20, b);
-                    b = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1).fma(k21, b);
-                    b = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2).fma(k22, b);
+                    long a3 = at + 3 * rowBytes;
+                    bL = FloatVector.fromMemorySegment(sp, src, a3, NATIVE).fma(k20, bL);
+                    bC = FloatVector.fromMemorySegment(sp, src, a3 + 4, NATIVE).fma(k21, bC);
+                    bR = FloatVector.fromMemorySegment(sp, src, a3 + 8, NATIVE).fma(k22, bR);
                 }
-                a.add(bv).intoMemorySegment(dst, out * 4, NATIVE, mo);
-                b.add(bv).intoMemorySegment(dst, (out + p.dW()) * 4, NATIVE, mo);
+                zero.blend(aC, m1).add(zero.blend(aL, m0)).add(zero.blend(aR, m2)).add(bv).intoMemorySegment(dst, out * 4, NATIVE, mo);
+                zero.blend(bC, m1).add(zero.blend(bL, m0)).add(zero.blend(bR, m2)).add(bv).intoMemorySegment(dst, (out + dW) * 4, NATIVE, mo);
             }
-            for (; i < p.dH(); i++, out += p.dW()) {
+            for (; i < p.dH(); i++, out += dW) {
                 int r0 = i * p.sh() + p.offY(), r1 = r0 + dh, r2 = r1 + dh;
-                FloatVector acc = zero;
+                FloatVector aL = zero, aC = zero, aR = zero;
                 // three taps per input row, written out: a helper taking vectors is compiled on its own once it
                 // is hot and then too big to inline, and the vectors crossing the call get boxed
                 if (r0 >= 0 && r0 < sH) {
                     long at = (col + (long) r0 * sW) * 4;
-                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0).fma(k00, acc);
-                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1).fma(k01, acc);
-                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2).fma(k02, acc);
+                    aL = FloatVector.fromMemorySegment(sp, src, at, NATIVE).mul(k00);
+                    aC = FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE).mul(k01);
+                    aR = FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE).mul(k02);
                 }
                 if (r1 >= 0 && r1 < sH) {
                     long at = (col + (long) r1 * sW) * 4;
-                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0).fma(k10, acc);
-                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1).fma(k11, acc);
-                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2).fma(k12, acc);
+                    aL = FloatVector.fromMemorySegment(sp, src, at, NATIVE).fma(k10, aL);
+                    aC = FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE).fma(k11, aC);
+                    aR = FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE).fma(k12, aR);
                 }
                 if (r2 >= 0 && r2 < sH) {
                     long at = (col + (long) r2 * sW) * 4;
-                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at, NATIVE), m0).fma(k20, acc);
-                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE), m1).fma(k21, acc);
-                    acc = zero.blend(FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE), m2).fma(k22, acc);
+                    aL = FloatVector.fromMemorySegment(sp, src, at, NATIVE).fma(k20, aL);
+                    aC = FloatVector.fromMemorySegment(sp, src, at + 4L * dw, NATIVE).fma(k21, aC);
+                    aR = FloatVector.fromMemorySegment(sp, src, at + 8L * dw, NATIVE).fma(k22, aR);
                 }
-                acc.add(bv).intoMemorySegment(dst, out * 4, NATIVE, mo);
+                zero.blend(aC, m1).add(zero.blend(aL, m0)).add(zero.blend(aR, m2)).add(bv).intoMemorySegment(dst, out * 4, NATIVE, mo);
             }
         }
     }
@@ -284,6 +335,8 @@ final class Depthwise3x3 {
     static void weights(Width w, ConvGeom g, MemorySegment x, MemorySegment dy, MemorySegment dwt) {
         int l = w.floats().length(), cy = g.cy(), groups = Math.min(g.n(), GROUPS), blocks = Math.ceilDiv(cy, BLOCK);
         float[] partial = new float[groups * cy * 9];
+        DepthwiseWindow.Masks masks = DepthwiseWindow.fits(l, g.hx(), g.wx(), g.hy(), g.wy(), g.sh(), g.dh(), g.dw(), -g.ph(), -g.pw())
+                ? DepthwiseWindow.Masks.of(l, g.hx(), g.wx()) : null;
         CpuThreads.parallelFor(groups * blocks, task -> {
             int grp = task / blocks, o0 = task % blocks * BLOCK, o1 = Math.min(cy, o0 + BLOCK);
             float[][] holder = ACC.get();
@@ -293,7 +346,9 @@ final class Depthwise3x3 {
             for (int b = g.n() * grp / groups; b < g.n() * (grp + 1) / groups; b++)
                 for (int o = o0; o < o1; o++) {
                     long xb = ((long) b * g.cx() + o / g.cyg()) * g.xPlane(), yb = ((long) b * cy + o) * g.yPlane();
-                    if (weightsSafe(g, l, xb, x.byteSize() / 4, yb, dy.byteSize() / 4))
+                    if (masks != null && DepthwiseWindow.weightsSafe(l, g.hx(), g.wx(), xb, x.byteSize() / 4, yb, dy.byteSize() / 4))
+                        DepthwiseWindow.weightsPlane(w, x, xb, dy, yb, acc, (o - o0) * 9 * l, g.hx(), g.wx(), masks);
+                    else if (weightsSafe(g, l, xb, x.byteSize() / 4, yb, dy.byteSize() / 4))
                         weightsPlane(w, g, x, xb, dy, yb, acc, (o - o0) * 9 * l);
                     else weightsScalar(g, x, xb, dy, yb, edge, (o - o0) * 9);
                 }

@@ -25,8 +25,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The depthwise paths beside ConvParityTest's shared list: against the reference, more channels than one
- * backward-weights task takes and the forward with horizontal stride 2; those two on 1 and 2 threads, bit for
- * bit; and operands that are not native segments (a caller's {@code float[]} views, at an offset inside a
+ * backward-weights task takes, the forward with horizontal stride 2, other paddings and DepthwiseWindow's rows
+ * at every width; the main ones on 1 and 2 threads, bit for bit; the planes done element by element against the vector
+ * planes, bit for bit; and operands that are not native segments (a caller's {@code float[]} views, at an offset inside a
  * larger array), which run on native copies ({@link NativeSegments#staged}): the same bits as on native
  * buffers, and the array elements around each view left alone.
  */
@@ -53,6 +54,14 @@ class DepthwiseTest {
         cases.add(ConvDesc.conv2d(3, 4, 12, 41, 8, 3, 3, 2, 0).withGroups(4));
         cases.add(new ConvDesc(2, 3, 10, 50, 3, 3, 3, 1, 2, 2, 1, 1, 2, 3, false, 0, 0, ConvPass.FORWARD, true, dev.kiln.kernels.DType.F32));
         cases.add(ConvDesc.conv2d(2, 3, 5, 3, 3, 3, 3, 2, 1).withGroups(3));
+        // unit stride, other paddings: with pad 0 the right column and with pad 2 also the centre column leaves the
+        // row, so every one of the three column sums is masked somewhere; the same for backward-data (its offsets
+        // are pad - 2); and the single-row loop: dilation 2 with unequal padding, vertical stride 2
+        for (int pad : new int[] {0, 2})
+            for (ConvPass pass : List.of(ConvPass.FORWARD, ConvPass.BACKWARD_DATA))
+                cases.add(ConvDesc.conv2d(2, 5, 9, 37, 5, 3, 3, 1, pad).withGroups(5).withPass(pass).withBias(pass == ConvPass.FORWARD));
+        cases.add(new ConvDesc(2, 3, 10, 50, 3, 3, 3, 1, 1, 2, 1, 2, 2, 3, false, 0, 0, ConvPass.FORWARD, true, dev.kiln.kernels.DType.F32));
+        cases.add(new ConvDesc(2, 4, 11, 30, 4, 3, 3, 2, 1, 1, 1, 1, 1, 4, false, 0, 0, ConvPass.FORWARD, true, dev.kiln.kernels.DType.F32));
         List<DynamicTest> tests = new ArrayList<>();
         ConvParityTest.add(tests, new dev.kiln.cpu.CpuDevice(), ConvImpls.conv(w), cases, 3100);
         return tests.stream();
@@ -86,6 +95,31 @@ class DepthwiseTest {
         return tests.stream();
     }
 
+    /**
+     * DepthwiseWindow (3x3, stride 1, pad 1, rows longer than one vector and shorter than two) against the reference
+     * at every width the hardware has (forced in this JVM): the shortest and longest rows it takes, 28 and 14, planes
+     * of 3, 4 and 7 rows (no inner vectors, a few), every pass (bias in forward and backward-weights), several channels so that
+     * some planes sit inside the tensor and take it while the first and last do not.
+     */
+    @TestFactory Stream<DynamicTest> windowRowsAtEveryWidth() {
+        Assumptions.assumeTrue(VectorSupport.status().ok(), () -> "vector kernels off: " + VectorSupport.status().reason());
+        List<DynamicTest> tests = new ArrayList<>();
+        for (int bits : new int[] {128, 256, 512}) {
+            if (bits > VectorSupport.hardwareBits()) {
+                System.out.println("DepthwiseTest: " + bits + "-bit widths skipped, the hardware's widest are " + VectorSupport.hardwareBits() + " bits");
+                continue;
+            }
+            int l = bits / 32;
+            List<ConvDesc> cases = new ArrayList<>();
+            for (int wd : new int[] {l + 1, 2 * l - 1, 14, 28})
+                for (int h : new int[] {3, 4, 7})
+                    for (ConvPass pass : ConvPass.values())
+                        cases.add(ConvDesc.conv2d(2, 5, h, wd, 5, 3, 3, 1, 1).withGroups(5).withPass(pass).withBias(pass != ConvPass.BACKWARD_DATA));
+            ConvParityTest.add(tests, new dev.kiln.cpu.CpuDevice(), ConvImpls.conv(Width.of(bits)), cases, 3500 + bits);
+        }
+        return tests.stream();
+    }
+
     /** The paths added here give the same bits on 1 and 2 threads (tasks are cut by rules that ignore the thread count). */
     @TestFactory Stream<DynamicTest> oneAndTwoThreadsAgree() {
         Assumptions.assumeTrue(VectorSupport.status().ok(), () -> "vector kernels off: " + VectorSupport.status().reason());
@@ -93,8 +127,68 @@ class DepthwiseTest {
         List<ConvDesc> cases = List.of(ConvDesc.conv2d(3, 5, 9, 67, 10, 3, 3, 2, 1).withGroups(5).withBias(true),
                 ConvDesc.conv2d(5, 300, 7, 19, 300, 3, 3, 1, 1).withGroups(300).withPass(ConvPass.BACKWARD_WEIGHTS).withBias(true),
                 ConvDesc.conv2d(4, 33, 9, 67, 33, 3, 3, 2, 1).withGroups(33).withPass(ConvPass.BACKWARD_DATA),
-                ConvDesc.conv2d(4, 33, 9, 67, 33, 3, 3, 2, 1).withGroups(33).withPass(ConvPass.BACKWARD_WEIGHTS));
+                ConvDesc.conv2d(4, 33, 9, 67, 33, 3, 3, 2, 1).withGroups(33).withPass(ConvPass.BACKWARD_WEIGHTS),
+                // stride 1: 128 planes of 391 floats, so several tasks of whole planes (Depthwise3x3.eachPlane)
+                ConvDesc.conv2d(2, 64, 17, 23, 64, 3, 3, 1, 1).withGroups(64).withBias(true),
+                ConvDesc.conv2d(2, 64, 17, 23, 64, 3, 3, 1, 1).withGroups(64).withPass(ConvPass.BACKWARD_DATA));
         return cases.stream().map(d -> DynamicTest.dynamicTest(d.shape() + " " + d.pass(), () -> ConvThreadsTest.check(w, d)));
+    }
+
+    /**
+     * The planes at either end of a tensor, which Depthwise3x3 computes element by element (their vector loads
+     * would reach outside it), get the same bits as the planes between them, which run the vector loop: every
+     * channel gets the same input plane and the same taps, so every output plane must be identical.
+     */
+    @TestFactory Stream<DynamicTest> endPlanesMatchVectorPlanes() {
+        Assumptions.assumeTrue(VectorSupport.status().ok(), () -> "vector kernels off: " + VectorSupport.status().reason());
+        Width w = VectorSupport.width();
+        List<ConvDesc> cases = new ArrayList<>();
+        for (int wd : new int[] {37, w.floats().length() + 3}) // the row loop; DepthwiseWindow in the middle planes
+            for (int pad : new int[] {1, 2}) {
+                cases.add(ConvDesc.conv2d(1, 6, 9, wd, 6, 3, 3, 1, pad).withGroups(6).withBias(true));
+                cases.add(ConvDesc.conv2d(1, 6, 9, wd, 6, 3, 3, 1, pad).withGroups(6).withPass(ConvPass.BACKWARD_DATA));
+            }
+        return cases.stream().map(d -> DynamicTest.dynamicTest(d.shape() + " " + d.pass(), () -> samePlanes(w, d)));
+    }
+
+    private static void samePlanes(Width w, ConvDesc d) {
+        SplittableRandom rnd = new SplittableRandom(ConvParityTest.SEED + d.hashCode());
+        boolean fwd = d.pass() == ConvPass.FORWARD;
+        int channels = d.c(), in = fwd ? d.h() * d.w() : d.p() * d.q(), out = fwd ? d.p() * d.q() : d.h() * d.w();
+        float[] plane = new float[in], taps = new float[9];
+        for (int i = 0; i < in; i++) plane[i] = (float) (rnd.nextDouble() * 2 - 1);
+        for (int i = 0; i < 9; i++) taps[i] = (float) (rnd.nextDouble() * 2 - 1);
+        float bias = 0.375f;
+        List<HostBuffer> owned = new ArrayList<>();
+        try {
+            Args a = Args.of();
+            for (ArgSpec spec : d.args()) {
+                HostBuffer b = HostBuffer.allocate(null, spec.dtype(), spec.count());
+                owned.add(b);
+                MemorySegment seg = b.hostSegment();
+                for (long i = 0; i < spec.count(); i++) {
+                    float v = switch (spec.arg()) {
+                        case SRC, DIFF_DST -> plane[(int) (i % in)];
+                        case WEIGHTS -> taps[(int) (i % 9)];
+                        case BIAS -> bias;
+                        default -> Float.NaN; // outputs: poisoned
+                    };
+                    seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, v);
+                }
+                a.put(spec.arg(), b);
+            }
+            try (Plan plan = ConvImpls.conv(w).plan(d)) {
+                plan.execute(null, a);
+            }
+            float[] result = a.host(fwd ? dev.kiln.kernels.desc.Arg.DST : dev.kiln.kernels.desc.Arg.DIFF_SRC).toArray(ValueLayout.JAVA_FLOAT);
+            float[] middle = java.util.Arrays.copyOfRange(result, out, 2 * out);
+            for (float v : middle) assertTrue(!Float.isNaN(v), d.shape() + ": a middle plane was not written");
+            for (int c = 0; c < channels; c++)
+                assertArrayEquals(middle, java.util.Arrays.copyOfRange(result, c * out, (c + 1) * out), 0f,
+                        d.shape() + " " + d.pass() + ": plane " + c + " differs from plane 1");
+        } finally {
+            for (HostBuffer b : owned) b.close();
+        }
     }
 
     @TestFactory Stream<DynamicTest> heapOperandsMatchNative() {
