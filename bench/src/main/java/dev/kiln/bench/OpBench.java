@@ -64,6 +64,19 @@ final class OpBench {
         return Math.max(PeakBench.gflops(threads, 0.05, 10), PeakBench.gflops(threads, 0.05, 10));
     }
 
+    /**
+     * The copy bandwidth at {@code threads}, the best of three measurements (5 copies each) after one that is
+     * thrown away: a single measurement, taken once per process, moved 35-47 GB/s between runs on a 2-core VM
+     * shared with other work (the first one in a process often read lowest), and the %bw column moved with it
+     * more than the kernel times did.
+     */
+    private static double copyBandwidth(int threads) {
+        MemBench.measure(threads, BANDWIDTH_BYTES, 1);
+        double best = 0;
+        for (int i = 0; i < 3; i++) best = Math.max(best, MemBench.measure(threads, BANDWIDTH_BYTES, 5).copyGBps());
+        return best;
+    }
+
     private static List<OpRow> table(Config cfg, Map<String, Device> devices, PrintWriter out) {
         Map<Integer, Double> peaks = new HashMap<>(), bandwidths = new HashMap<>();
         Map<String, String> checks = new HashMap<>(); // one reference check per (backend, case), not per thread count
@@ -94,7 +107,7 @@ final class OpBench {
                         double pctPeak = Double.NaN, pctBw = Double.NaN;
                         if (device.kind() == DeviceKind.CPU && device.usesHostMemory()) {
                             pctPeak = 100 * gflops / peaks.computeIfAbsent(t, OpBench::peak);
-                            pctBw = 100 * gbps / bandwidths.computeIfAbsent(t, n -> MemBench.measure(n, BANDWIDTH_BYTES, 5).copyGBps());
+                            pctBw = 100 * gbps / bandwidths.computeIfAbsent(t, OpBench::copyBandwidth);
                         }
                         OpRow row = new OpRow(c.op(), backend, c.shape(), c.direction(), t, s, gflops, pctPeak, gbps, pctBw,
                                 check + " (" + runner.implementation() + ")");
