@@ -20,6 +20,8 @@ final class DenseSparse {
     private static final int ROWS = 64;
     /** Columns of C (sparse rows) per task. */
     private static final int COLS = 256;
+    /** A task's transposed A block and C^T block, per thread (a new array per task was zeroed, then overwritten). */
+    private static final Scratch.Floats A_T = new Scratch.Floats(), C_T = new Scratch.Floats();
 
     static void run(Width w, DsmmDesc d, float[] a, int[] rowPtr, int[] colIdx, float[] values, float[] c) {
         int m = d.m(), n = d.n(), k = d.k();
@@ -37,7 +39,7 @@ final class DenseSparse {
         CpuThreads.parallelFor(rowBlocks * colBlocks, t -> {
             int i0 = (t / colBlocks) * ROWS, i1 = Math.min(m, i0 + ROWS), mb = i1 - i0;
             int n0 = (t % colBlocks) * COLS, n1 = Math.min(n, n0 + COLS);
-            float[] at = new float[k * mb], ct = new float[(n1 - n0) * mb];
+            float[] at = A_T.get(k * mb), ct = C_T.get((n1 - n0) * mb); // both written in full before they are read
             for (int i = 0; i < mb; i++)
                 for (int p = 0; p < k; p++) at[p * mb + i] = a[(i0 + i) * k + p];
             CsrKernel.rows(w, sPtr, sIdx, sVal, at, mb, k, ct, mb, n0, n0, n1, 0, mb);

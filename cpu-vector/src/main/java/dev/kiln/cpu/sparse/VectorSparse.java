@@ -55,7 +55,8 @@ public final class VectorSparse {
                 MemorySegment cSeg = a.host(Arg.C);
                 long cCount = (long) d.m() * d.n();
                 float[] c = HostArrays.output(cSeg, cCount);
-                DenseSparse.run(w, d, HostArrays.floats(a.host(Arg.A), (long) d.m() * d.k()), HostArrays.ints(a.host(Arg.ROW_PTR), d.sparseRows() + 1L),
+                DenseSparse.run(w, d, HostArrays.floats(a.host(Arg.A), (long) d.m() * d.k(), DENSE_A),
+                        HostArrays.ints(a.host(Arg.ROW_PTR), d.sparseRows() + 1L),
                         HostArrays.ints(a.host(Arg.COL_IDX), d.nnz()), HostArrays.floats(a.host(Arg.VALUES), d.nnz()), c);
                 HostArrays.writeBack(c, cSeg, cCount);
             }
@@ -131,6 +132,11 @@ public final class VectorSparse {
     /** The calling thread's copy of native BSR values (up to the whole matrix: no new array per call). */
     private static final Scratch.Floats BSR_VALUES = new Scratch.Floats();
     private static final Scratch.Bytes TASK_BYTES = new Scratch.Bytes();
+    /**
+     * The calling thread's copy of a native dense A for dense x sparse (a Linear layer's input: a new array per call
+     * was zeroed, then overwritten; the pool threads only read it while the caller waits).
+     */
+    private static final Scratch.Floats DENSE_A = new Scratch.Floats();
 
     /** One task's work on one panel of the packed B, into the task's tile. */
     private interface PanelWork {
@@ -151,18 +157,27 @@ public final class VectorSparse {
         packedTasks(m, n, PACKED_ROWS, 1, bp, cSeg, task);
     }
 
-    /** As above over {@code units} of {@code unitRows} rows of C each (block rows for BSR), {@code perTask} units per task. */
+    /**
+     * As above over {@code units} of {@code unitRows} rows of C each (block rows for BSR), {@code perTask} units per task.
+     * A short S (a convolution's 64 output channels: one block of rows) would be one task on one thread, so when there
+     * are fewer than {@link #MIN_TASKS} row blocks each is split further into runs of panels, each task repeating the
+     * row block's set-up (cheap beside its panels' work). Each panel of each row is still computed by one task alone.
+     */
     private static void packedTasks(int units, int n, int perTask, int unitRows, PackedPanels bp, MemorySegment cSeg, RowTask task) {
-        CpuThreads.parallelFor(blocks(units, perTask), t -> {
-            int u0 = t * perTask, u1 = Math.min(units, u0 + perTask), rows = (u1 - u0) * unitRows;
+        int rowTasks = blocks(units, perTask), groups = Math.max(1, Math.min(bp.panels, MIN_TASKS / Math.max(1, rowTasks)));
+        CpuThreads.parallelFor(rowTasks * groups, t -> {
+            int u0 = (t / groups) * perTask, u1 = Math.min(units, u0 + perTask), rows = (u1 - u0) * unitRows, g = t % groups;
             float[] tile = TILE.get(rows * bp.width);
             PanelWork work = task.prepare(u0, u1);
-            for (int p = 0; p < bp.panels; p++) {
+            for (int p = (int) ((long) g * bp.panels / groups), end = (int) ((long) (g + 1) * bp.panels / groups); p < end; p++) {
                 work.run(p, tile);
                 PackedPanels.writeTile(tile, bp.width, cSeg, n, u0 * unitRows, rows, p);
             }
         });
     }
+
+    /** Fewest tasks a packed SpMM is split into when B has the panels for it (from the shape alone, not the thread count). */
+    private static final int MIN_TASKS = 8;
 
     private static int blocks(int size, int block) { return (size + block - 1) / block; }
 }

@@ -63,6 +63,13 @@ class SparseThreadsTest {
         same(csr.spmmDesc(n), () -> csr.spmmArgs(bb, cb), c);
         same(bsr.spmmDesc(n), () -> bsr.spmmArgs(bb, cb), c);
         same(tf.spmmDesc(n), () -> tf.spmmArgs(bb, cb), c);
+        // a short S (one block of rows, split into runs of panels instead), as a convolution's 40 output channels
+        CsrMatrix shortCsr = CsrMatrix.fromDense(Arrays.copyOf(dense, 40 * k), 40, k, 0f);
+        TwoFourMatrix shortTf = TwoFourMatrix.fromDense(Arrays.copyOf(dense, 40 * k), 40, k);
+        float[] cShort = new float[40 * n];
+        HostBuffer cs = HostBuffer.wrap(cShort);
+        same(shortCsr.spmmDesc(n), () -> shortCsr.spmmArgs(bb, cs), cShort);
+        same(shortTf.spmmDesc(n), () -> shortTf.spmmArgs(bb, cs), cShort);
         float[] x = random(r, k, 0), y = new float[m];
         HostBuffer xb = HostBuffer.wrap(x), yb = HostBuffer.wrap(y);
         same(csr.spmmDesc(1), () -> csr.spmmArgs(xb, yb), y);
