@@ -124,7 +124,7 @@ class PrunerTest {
             SplittableRandom r = new SplittableRandom(SEED);
             try (Sequential m = convModel(r); Pruner p = new Pruner(m.parameters(), spec, new PruneSchedule(0, spec.sparsity(), 0, 0, 1))) {
                 p.pruneTo(spec.sparsity(), null);
-                int n = 33; // more than one im2col chunk of 32 images
+                int n = 33; // awkward (several im2col chunks: SparseInferenceTest)
                 float[] x = new float[n * 3 * 9 * 9];
                 for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
                 try (Scope s = Scope.open(); SparseInference si = SparseInference.of(m, p)) {
