@@ -2,10 +2,12 @@ package dev.kiln.cli;
 
 import dev.kiln.kernels.io.Json;
 import dev.kiln.nn.layers.Layer;
+import dev.kiln.nn.prune.LayerChoice;
 import dev.kiln.nn.prune.PruneSchedule;
 import dev.kiln.nn.prune.PruneSpec;
 import dev.kiln.nn.prune.Pruner;
 import dev.kiln.nn.prune.SparseInference;
+import dev.kiln.nn.train.Models;
 import dev.kiln.nn.train.Trainer;
 
 import java.io.IOException;
@@ -68,8 +70,9 @@ final class PruneOutputs {
         out.printf(Locale.ROOT, "  overall    %.4f of the prunable weights are zero%n", Pruner.overall(sparsities));
         out.flush();
 
-        // The test set on the masked model's dense kernels, then with the layers pruned to at least
-        // SparseInference.DEFAULT_MIN_SPARSITY on sparse kernels; forward time per layer for both. Each runs twice,
+        // The sparse model: each pruned layer on sparse kernels only where they beat its dense kernels in a timed
+        // trial on one evaluation batch's shapes (SparseInference.calibrated). Then the test set on the masked
+        // model's dense kernels and on the sparse model; forward time per layer for both. Each runs twice,
         // alternating, and each layer keeps its faster pass: the first pays for JIT compilation, and the pair shares
         // whatever else the machine is doing.
         List<Layer> layers = trainer.model().layers();
@@ -80,7 +83,22 @@ final class PruneOutputs {
         Trainer.Evaluation dense = null, sparse = null;
         List<String> formats = new ArrayList<>();
         List<Object> timeRows = new ArrayList<>();
-        try (SparseInference si = SparseInference.of(trainer.model(), pruner, SparseInference.DEFAULT_MIN_SPARSITY)) {
+        // an evaluation batch of Fashion-MNIST's 28 x 28 grey images, as the models take them
+        int[] inputShape = Models.takesFlatInput(trainer.config().model()) ? new int[] {Trainer.EVAL_BATCH, 28 * 28}
+                : new int[] {Trainer.EVAL_BATCH, 1, 28, 28};
+        List<Object> choiceRows = new ArrayList<>();
+        try (SparseInference si = SparseInference.calibrated(trainer.model(), pruner, inputShape)) {
+            out.printf(Locale.ROOT, "sparse or dense per pruned layer (one batch of %d; after %.1f s of warm-up, best of >= %d timed calls each"
+                    + " in >= %.1f s, alternating; sparse needs x%.2f):%n", Trainer.EVAL_BATCH, SparseInference.WARMUP_SECONDS,
+                    SparseInference.TIMED_CALLS, SparseInference.TIMED_SECONDS, 1 / SparseInference.SPARSE_MARGIN);
+            out.printf(Locale.ROOT, "  %-5s %-10s %8s  %-16s %9s %10s %7s  %s%n", "layer", "weight", "sparsity", "format", "dense ms", "sparse ms", "ratio", "chosen");
+            for (LayerChoice c : si.choices()) {
+                out.printf(Locale.ROOT, "  %-5d %-10s %8.4f  %-16s %9.3f %10.3f %7.2f  %s (%s)%n", c.layer(), c.name(), c.sparsity(), c.format(),
+                        c.denseMs(), c.sparseMs(), c.ratio(), c.sparse() ? "sparse" : "dense", c.why());
+                choiceRows.add(obj("layer", c.layer(), "name", c.name(), "sparsity", c.sparsity(), "format", c.format(), "dense_ms", c.denseMs(),
+                        "sparse_ms", c.sparseMs(), "ratio", c.ratio(), "chosen", c.sparse() ? "sparse" : "dense", "why", c.why()));
+            }
+            out.flush();
             for (int pass = 0; pass < 2; pass++) {
                 long[] nanos = new long[n];
                 dense = trainer.evaluate(x -> {
@@ -103,8 +121,10 @@ final class PruneOutputs {
             for (int i = 0; i < n; i++) {
                 String how = si.describe(i);
                 if (how != null) formats.add(how);
-                out.printf(Locale.ROOT, "  layer %-2d %8.2f s %8.2f s  %s%n", i, denseSeconds[i], sparseSeconds[i], how == null ? "" : how);
-                timeRows.add(obj("layer", i, "dense_seconds", denseSeconds[i], "sparse_seconds", sparseSeconds[i], "how", how == null ? "" : how));
+                double ratio = denseSeconds[i] / Math.max(sparseSeconds[i], 1e-9);
+                out.printf(Locale.ROOT, "  layer %-2d %8.3f s %8.3f s  x%.2f  %s%n", i, denseSeconds[i], sparseSeconds[i], ratio, how == null ? "" : how);
+                timeRows.add(obj("layer", i, "dense_seconds", denseSeconds[i], "sparse_seconds", sparseSeconds[i], "ratio", ratio, "how",
+                        how == null ? "" : how));
             }
         }
         double denseS = 0, sparseS = 0;
@@ -124,7 +144,10 @@ final class PruneOutputs {
         doc.put("schedule", obj("start", pruner.schedule().start(), "end", pruner.schedule().end(), "every", pruner.schedule().every()));
         doc.put("overall_sparsity", Pruner.overall(sparsities));
         doc.put("layers", layerRows);
-        doc.put("sparse_min_sparsity", SparseInference.DEFAULT_MIN_SPARSITY);
+        doc.put("sparse_choice", obj("rule", "timed", "batch", Trainer.EVAL_BATCH, "warmup_seconds", SparseInference.WARMUP_SECONDS,
+                "timed_calls", SparseInference.TIMED_CALLS, "timed_seconds", SparseInference.TIMED_SECONDS, "sparse_margin",
+                SparseInference.SPARSE_MARGIN));
+        doc.put("layer_choices", choiceRows);
         doc.put("sparse_formats", formats);
         doc.put("layer_times", timeRows);
         doc.put("dense_kernels", obj("test_accuracy", dense.accuracy(), "forward_seconds", denseS));

@@ -29,9 +29,14 @@ class TrainPruneCommandTest {
         assertTrue(r.out().contains("overall    0.8000 of the prunable weights are zero"), r.both());
         assertTrue(r.out().contains("pruned model, dense kernels:") && r.out().contains("pruned model, sparse kernels:"), r.both());
         assertTrue(r.out().contains("forward time per layer"), r.both());
-        for (String w : new String[] {"0.weight: csr 256x784", "2.weight: ", "4.weight: "}) assertTrue(r.out().contains(w), w + " in " + r.both());
+        for (String w : new String[] {"0.weight: ", "2.weight: ", "4.weight: "}) assertTrue(r.out().contains(w), w + " in " + r.both());
+        // the timed choice per pruned layer: format, both times, ratio, which one runs and why
+        assertTrue(r.out().contains("sparse or dense per pruned layer"), r.both());
+        assertTrue(r.out().lines().anyMatch(l -> l.matches("  0 +0\\.weight +0\\.\\d{4}  csr 256x784 +\\d+\\.\\d{3} +\\d+\\.\\d{3} +\\d+\\.\\d{2}  (sparse|dense) \\(.+\\)")),
+                r.both());
         String json = Files.readString(run.resolve("prune.json"));
-        for (String key : new String[] {"\"spec\":\"global:0.8\"", "\"layers\":[", "\"dense_kernels\":{\"test_accuracy\":", "\"speedup\":"})
+        for (String key : new String[] {"\"spec\":\"global:0.8\"", "\"layers\":[", "\"dense_kernels\":{\"test_accuracy\":", "\"speedup\":",
+                "\"layer_choices\":[{\"layer\":0,\"name\":\"0.weight\"", "\"dense_ms\":", "\"chosen\":"})
             assertTrue(json.contains(key), key + " in " + json);
 
         // Resuming the pruned run picks its pruning up from the checkpoint; a different --prune is refused.
