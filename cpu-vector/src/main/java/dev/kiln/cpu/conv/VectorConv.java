@@ -24,7 +24,8 @@ import java.nio.ByteOrder;
  * phase planes in which every im2col row is a contiguous run ({@link ConvBand}), and the microkernels
  * ({@link ConvMicro}) read those runs in place. The three maps:
  * <ul>
- * <li>fwd (Y from X): 1x1 stride-1 unpadded ({@link #pointwise}): the GEMM driver, batched over images; 3x3
+ * <li>fwd (Y from X): 1x1 stride-1 unpadded ({@link #pointwise}): {@link ConvPointwise} (W packed once, one pass
+ *     over image column blocks, X packed during its first use); 3x3
  *     stride-1 undilated with enough channels ({@link ConvWinograd#routes}): Winograd F(2x2, 3x3), 16 GEMMs on
  *     transformed tiles ({@link ConvWinograd}; its speed is quoted as the direct form's FLOPs over its time);
  *     usually {@link ConvBand} (B read from the phase planes, tiles written straight into Y); otherwise per
@@ -125,9 +126,16 @@ public final class VectorConv {
         return holder[0];
     }
 
+    /** Whether pointwise forwards take {@link ConvPointwise} (default) rather than the GEMM driver's batched product. */
+    static boolean POINTWISE_OWN = !"false".equals(System.getProperty("kiln.conv.pointwiseOwn"));
+
     /** Y = fwd(X, W) (+ bias per Y channel). */
     static void fwd(Width w, ConvGeom g, MemorySegment x, MemorySegment wt, MemorySegment y, MemorySegment bias) {
-        if (pointwise(g)) { // Y_b = W . X_b: the GEMM driver, batched over images
+        if (pointwise(g) && POINTWISE_OWN) { // Y_b = W . X_b: W packed once, one pass over (image, column block)
+            ConvPointwise.fwd(w, g, x, wt, y, bias);
+            return;
+        }
+        if (pointwise(g)) { // the GEMM driver, batched over images (-Dkiln.conv.pointwiseOwn=false, for A/B runs)
             VectorGemm.run(w, GemmDesc.of(DType.F32, Transpose.N, Transpose.N, g.cy(), g.yPlane(), g.cx(), 1, 0)
                     .withBatch(g.n(), 0, (long) g.cx() * g.xPlane(), (long) g.cy() * g.yPlane()), wt, x, y, null);
             if (bias != null) addBias(w, g.n(), g.cy(), g.yPlane(), y, bias);
