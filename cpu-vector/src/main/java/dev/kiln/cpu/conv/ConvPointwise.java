@@ -8,8 +8,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Forward of a {@link VectorConv#pointwise} convolution (1x1, stride 1, unpadded, one group) on loops of its own:
- * per image Y_b (cy x plane) = W (cy x cx) . X_b (cx x plane). W is packed once per call by the calling thread;
+ * Forward and backward-data of a {@link VectorConv#pointwise} convolution (1x1, stride 1, unpadded, one group) on
+ * loops of their own: per image Y_b (cy x plane) = W (cy x cx) . X_b (cx x plane), and X_b = W^T . Y_b the same way
+ * with the weights packed transposed. W is packed once per call by the calling thread;
  * then one parallel pass runs all (image, column block) tasks, each packing its cx x nc block of X straight from
  * the input (row stride plane, no im2col copy) right before the microkernels use it, so the reads of X interleave
  * with FMAs of the other thread instead of filling a packing pass of their own. The GEMM driver's batched path,
@@ -76,29 +77,51 @@ final class ConvPointwise {
 
     /** Y = W . X per image (+ bias per Y channel); {@code bias} may be null. */
     static void fwd(Width w, ConvGeom g, MemorySegment x, MemorySegment wt, MemorySegment y, MemorySegment bias) {
-        int cx = g.cx(), cy = g.cy(), plane = g.yPlane(), nr = ConvGemm.nr(w);
-        Scratch own = SCRATCH.get();
-        int aFloats = ConvGemm.packedA(cy, cx);
-        if (own.a.length < aFloats) own.a = new float[aFloats];
-        float[] ap = own.a;
+        int cx = g.cx(), cy = g.cy();
+        float[] ap = packedWeights(ConvGemm.packedA(cy, cx));
         ConvGemm.packA(wt, 0, cx, false, cy, cx, ap, 0);
-        int nc = columns(cx, plane, nr), blocks = Math.ceilDiv(plane, nc);
-        CpuThreads.parallelFor(Math.multiplyExact(g.n(), blocks), task -> {
+        product(w, g.n(), cy, cx, g.yPlane(), ap, x, y, bias);
+    }
+
+    /** X = W^T . Y per image (+ bias per X channel: the transposed forward); {@code bias} may be null. */
+    static void data(Width w, ConvGeom g, MemorySegment y, MemorySegment wt, MemorySegment x, MemorySegment bias) {
+        int cx = g.cx(), cy = g.cy();
+        float[] ap = packedWeights(ConvGemm.packedA(cx, cy));
+        ConvGemm.packA(wt, 0, cx, true, cx, cy, ap, 0);
+        product(w, g.n(), cx, cy, g.xPlane(), ap, y, x, bias);
+    }
+
+    /** The calling thread's buffer for packed weights, at least {@code floats} long. */
+    private static float[] packedWeights(int floats) {
+        Scratch own = SCRATCH.get();
+        if (own.a.length < floats) own.a = new float[floats];
+        return own.a;
+    }
+
+    /**
+     * For each of n images, dst_b (m x plane) = A (m x k, packed in {@code ap}) . src_b (k x plane), + bias[row] when
+     * {@code bias} is not null; images are contiguous in src (k x plane each) and dst (m x plane each).
+     */
+    private static void product(Width w, int n, int m, int k, int plane, float[] ap, MemorySegment src, MemorySegment dst,
+                                MemorySegment bias) {
+        int nr = ConvGemm.nr(w);
+        int nc = columns(k, plane, nr), blocks = Math.ceilDiv(plane, nc);
+        CpuThreads.parallelFor(Math.multiplyExact(n, blocks), task -> {
             int b = task / blocks, j0 = task % blocks * nc, cols = Math.min(nc, plane - j0);
             Scratch s = SCRATCH.get();
-            int bFloats = ConvGemm.packedB(cx, nc, nr);
+            int bFloats = ConvGemm.packedB(k, nc, nr);
             if (s.b.length < bFloats) s.b = new float[bFloats];
             if (s.tile.length < ConvGemm.MR * nr) s.tile = new float[ConvGemm.MR * nr];
-            long xb = g.xBase(b, 0), yb = g.yBase(b, 0);
+            long sb = (long) b * k * plane, db = (long) b * m * plane;
             if (FUSED && nr == 4 * w.floats().length()) {
-                if (s.edge.length < cx * nr) s.edge = new float[cx * nr];
-                fusedBlock(w, cx, cy, cols, ap, x, xb + j0, plane, s, y, yb + j0);
+                if (s.edge.length < k * nr) s.edge = new float[k * nr];
+                fusedBlock(w, k, m, cols, ap, src, sb + j0, plane, s, dst, db + j0);
             } else {
-                ConvGemm.packB(w, x, xb + j0, plane, cx, cols, s.b);
-                ConvGemm.multiply(w, cy, cols, cx, ap, 0, s.b, y, yb + j0, plane, false, s.tile);
+                ConvGemm.packB(w, src, sb + j0, plane, k, cols, s.b);
+                ConvGemm.multiply(w, m, cols, k, ap, 0, s.b, dst, db + j0, plane, false, s.tile);
             }
             if (bias != null)
-                for (int o = 0; o < cy; o++) VectorConv.addScalar(w, y, yb + (long) o * plane + j0, cols, bias.getAtIndex(F, o));
+                for (int o = 0; o < m; o++) VectorConv.addScalar(w, dst, db + (long) o * plane + j0, cols, bias.getAtIndex(F, o));
         });
     }
 }

@@ -30,12 +30,13 @@ import java.nio.ByteOrder;
  *     transformed tiles ({@link ConvWinograd}; its speed is quoted as the direct form's FLOPs over its time);
  *     usually {@link ConvBand} (B read from the phase planes, tiles written straight into Y); otherwise per
  *     (image, group, block of output columns) task, im2col into per-thread scratch, packed ({@link ConvGemm}).</li>
- * <li>data (X from Y): pointwise: the GEMM driver (W transposed); stride 1 with at least
+ * <li>data (X from Y): pointwise: {@link ConvPointwise} as the forward, W packed transposed; stride 1 with at least
  *     {@link #FLIP_MIN_CHANNELS} X channels per group: the forward map of the adjoint convolution
  *     ({@link #dataAsForward}, itself Winograd where that map routes there); else usually {@link ConvBandData}
  *     (col tiles added into X's phase planes); otherwise per (image, group) task, col = W_g^T . Y_g block by block,
  *     scattered (added) into X_g.</li>
- * <li>weights (W from X, Y): pointwise: one GEMM per image, added in image order; usually {@link
+ * <li>weights (W from X, Y): pointwise: one GEMM per image, in fixed groups of images (one task each) whose sums
+ *     are added in group order; usually {@link
  *     ConvWeightGemm} (A read from the phase planes, B = dY transposed per band); with Y channels too few for
  *     its slivers, dot products of contiguous runs ({@link ConvBandWeights}); otherwise per (group, block of
  *     weight columns) task, the sum over images of Y_g . col^T in image order.</li>
@@ -170,7 +171,11 @@ public final class VectorConv {
 
     /** X = data(Y, W) (+ bias per X channel: the transposed forward). */
     static void data(Width w, ConvGeom g, MemorySegment y, MemorySegment wt, MemorySegment x, MemorySegment bias) {
-        if (pointwise(g)) { // X_b = W^T . Y_b
+        if (pointwise(g) && POINTWISE_OWN) { // X_b = W^T . Y_b, as the forward: W^T packed once, one pass
+            ConvPointwise.data(w, g, y, wt, x, bias);
+            return;
+        }
+        if (pointwise(g)) { // X_b = W^T . Y_b through the GEMM driver (-Dkiln.conv.pointwiseOwn=false)
             VectorGemm.run(w, GemmDesc.of(DType.F32, Transpose.T, Transpose.N, g.cx(), g.xPlane(), g.cy(), 1, 0)
                     .withBatch(g.n(), 0, (long) g.cy() * g.yPlane(), (long) g.cx() * g.xPlane()), wt, y, x, null);
             if (bias != null) addBias(w, g.n(), g.cx(), g.xPlane(), x, bias);
@@ -279,24 +284,36 @@ public final class VectorConv {
                 && g.hx() == g.hy() && g.wx() == g.wy();
     }
 
+    /** Images per task of {@link #pointwiseWeights}: a fixed split, so the sum's order does not depend on the threads. */
+    private static final int WEIGHT_GROUP_IMAGES = 4;
+
     /**
-     * dW of a {@link #pointwise} convolution: dW^T (cx x cy) = sum over images of X_b . Y_b^T, one GEMM per image
-     * added into the last (images in order; each GEMM is bit-identical for any thread count), then transposed.
-     * This way round A is X_b, packed by bulk copies, and only Y_b (cy rows, the smaller operand) is packed
-     * transposed; dW = Y_b . X_b^T would transpose X_b, cx/cy times more. The product's C is off-heap, like X and
-     * Y in the bench: with a heap array for it, two of four JVMs ran this pass 4-8x slower (thread CPU time 7.6 vs
-     * 31 and 60 ms at 1x1 C256->K64 28x28, the same code in repeated runs); off-heap, four of four ran at 7.4-8.1.
+     * dW of a {@link #pointwise} convolution: dW^T (cx x cy) = sum over images of X_b . Y_b^T. Images are taken in
+     * fixed groups of {@link #WEIGHT_GROUP_IMAGES}, one task each (its GEMMs, in image order, on the task's thread
+     * alone), and the groups' partial sums are added in group order: so two threads share the work (one GEMM per
+     * image on the pool took 1.8x the forward's time per FLOP at 2 threads, a pack and a compute pass of ~4 blocks
+     * each) and the result is the same for any thread count.
      */
     private static void pointwiseWeights(Width w, ConvGeom g, MemorySegment x, MemorySegment y, MemorySegment dw) {
-        int cx = g.cx(), cy = g.cy(), plane = g.xPlane();
+        int cx = g.cx(), cy = g.cy(), plane = g.xPlane(), groups = Math.ceilDiv(g.n(), WEIGHT_GROUP_IMAGES);
+        long partial = (long) cx * cy;
         try (Arena arena = Arena.ofShared()) { // weights-sized; off-heap like X and Y, see above
-            MemorySegment ts = arena.allocate((long) cx * cy * 4, 64);
-            for (int b = 0; b < g.n(); b++)
-                VectorGemm.run(w, GemmDesc.of(DType.F32, Transpose.N, Transpose.T, cx, cy, plane, 1, b == 0 ? 0 : 1),
-                        x.asSlice((long) b * cx * plane * 4, (long) cx * plane * 4),
-                        y.asSlice((long) b * cy * plane * 4, (long) cy * plane * 4), ts, null);
+            MemorySegment ts = arena.allocate(partial * 4 * groups, 64);
+            CpuThreads.parallelFor(groups, grp -> CpuThreads.onCallerOnly(() -> {
+                MemorySegment t = ts.asSlice(grp * partial * 4, partial * 4);
+                for (int b = grp * WEIGHT_GROUP_IMAGES, last = Math.min(g.n(), b + WEIGHT_GROUP_IMAGES); b < last; b++)
+                    VectorGemm.run(w, GemmDesc.of(DType.F32, Transpose.N, Transpose.T, cx, cy, plane, 1,
+                                    b == grp * WEIGHT_GROUP_IMAGES ? 0 : 1),
+                            x.asSlice((long) b * cx * plane * 4, (long) cx * plane * 4),
+                            y.asSlice((long) b * cy * plane * 4, (long) cy * plane * 4), t, null);
+            }));
             for (int o = 0; o < cy; o++)
-                for (int ci = 0; ci < cx; ci++) dw.setAtIndex(F, (long) o * cx + ci, ts.getAtIndex(F, (long) ci * cy + o));
+                for (int ci = 0; ci < cx; ci++) {
+                    long e = (long) ci * cy + o;
+                    float sum = ts.getAtIndex(F, e);
+                    for (int grp = 1; grp < groups; grp++) sum += ts.getAtIndex(F, grp * partial + e);
+                    dw.setAtIndex(F, (long) o * cx + ci, sum);
+                }
         }
     }
 

@@ -14,7 +14,8 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * {@link ConvPointwise}, the 1x1 stride-1 forward: against the reference (outputs poisoned first, by the parity
+ * {@link ConvPointwise}, the 1x1 stride-1 forward and backward-data, and the pointwise backward-weights (fixed
+ * groups of images): against the reference (outputs poisoned first, by the parity
  * harness) and bit-identical on 1 and 2 threads ({@link ConvThreadsTest#check}), at awkward sizes: odd planes,
  * one pixel, channels that are not multiples of 6 or 16, batches of 1 and 3, with and without bias, planes cut
  * into several column blocks (257 channels: 192 columns a block at 512 bits) and depth over ConvGemm.KC (two
@@ -31,6 +32,12 @@ class ConvPointwiseTest {
         List<ConvDesc> list = new ArrayList<>();
         for (ConvDesc d : base)
             for (boolean bias : new boolean[] {false, true}) list.add(d.withPass(ConvPass.FORWARD).withBias(bias));
+        // backward-data through the same loops (W packed transposed) and backward-weights in groups of four
+        // images: 1, 4 (one whole group), 9 (two groups and one image) images
+        for (ConvDesc d : List.of(base.get(0), base.get(2), ConvDesc.conv2d(4, 40, 7, 9, 29, 1, 1, 1, 0),
+                ConvDesc.conv2d(9, 19, 6, 5, 70, 1, 1, 1, 0)))
+            for (ConvPass pass : new ConvPass[] {ConvPass.BACKWARD_DATA, ConvPass.BACKWARD_WEIGHTS})
+                list.add(d.withPass(pass).withBias(pass == ConvPass.BACKWARD_WEIGHTS));
         return list;
     }
 
