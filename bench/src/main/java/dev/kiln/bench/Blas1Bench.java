@@ -12,7 +12,6 @@ import java.io.PrintWriter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -208,11 +207,7 @@ final class Blas1Bench {
         return sb.append(rows.isEmpty() ? "]\n" : "\n]\n").toString();
     }
 
-    static void writeJson(Path file, List<Row> rows) throws IOException {
-        Path parent = file.toAbsolutePath().getParent();
-        if (parent != null) Files.createDirectories(parent);
-        Files.writeString(file, json(rows));
-    }
+    static void writeJson(Path file, List<Row> rows) throws IOException { Report.writeFile(file, json(rows)); }
 
     private static String num(double v) { return Double.isFinite(v) ? String.format(Locale.ROOT, "%.6g", v) : "null"; }
 }

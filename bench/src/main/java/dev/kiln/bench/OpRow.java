@@ -4,7 +4,6 @@ import dev.kiln.kernels.io.Json;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -61,11 +60,7 @@ record OpRow(String op, String backend, String shape, String direction, int thre
         return sb.append(rows.isEmpty() ? "]\n" : "\n]\n").toString();
     }
 
-    static void writeJson(Path file, List<OpRow> rows, boolean memoryBound) throws IOException {
-        Path parent = file.toAbsolutePath().getParent();
-        if (parent != null) Files.createDirectories(parent);
-        Files.writeString(file, json(rows, memoryBound));
-    }
+    static void writeJson(Path file, List<OpRow> rows, boolean memoryBound) throws IOException { Report.writeFile(file, json(rows, memoryBound)); }
 
     private static String num(double v, String format) {
         return Double.isFinite(v) ? String.format(Locale.ROOT, format, v) : "null";

@@ -16,7 +16,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -310,11 +309,7 @@ final class QGemmBench {
         return sb.append(rows.isEmpty() ? "]\n" : "\n]\n").toString();
     }
 
-    static void writeJson(Path file, List<Row> rows) throws IOException {
-        Path parent = file.toAbsolutePath().getParent();
-        if (parent != null) Files.createDirectories(parent);
-        Files.writeString(file, json(rows));
-    }
+    static void writeJson(Path file, List<Row> rows) throws IOException { Report.writeFile(file, json(rows)); }
 
     /** Full precision (tiny test shapes run at a small fraction of a GOP/s). */
     private static String num(double v) { return Double.isFinite(v) ? Double.toString(v) : "null"; }

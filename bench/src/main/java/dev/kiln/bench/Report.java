@@ -57,10 +57,13 @@ public final class Report {
         return sb.append(rows.isEmpty() ? "]\n" : "\n]\n").toString();
     }
 
-    public static void writeJson(Path file, List<BenchRow> rows) throws IOException {
+    public static void writeJson(Path file, List<BenchRow> rows) throws IOException { writeFile(file, json(rows)); }
+
+    /** Writes {@code text} to {@code file}, creating its folder first: every bench command's {@code --json}. */
+    static void writeFile(Path file, String text) throws IOException {
         Path parent = file.toAbsolutePath().getParent();
         if (parent != null) Files.createDirectories(parent);
-        Files.writeString(file, json(rows));
+        Files.writeString(file, text);
     }
 
     private static String num(double v) {

@@ -16,7 +16,6 @@ import dev.kiln.kernels.spi.Stream;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -278,9 +277,5 @@ final class SpmmBench {
         return sb.append(rows.isEmpty() ? "]\n" : "\n]\n").toString();
     }
 
-    static void writeJson(Path file, List<Row> rows) throws IOException {
-        Path parent = file.toAbsolutePath().getParent();
-        if (parent != null) Files.createDirectories(parent);
-        Files.writeString(file, json(rows));
-    }
+    static void writeJson(Path file, List<Row> rows) throws IOException { Report.writeFile(file, json(rows)); }
 }
