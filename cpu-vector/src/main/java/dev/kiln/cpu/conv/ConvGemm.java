@@ -137,8 +137,8 @@ final class ConvGemm {
         } while (p0 < k);
     }
 
-    /** Stores ({@code add}: adds) rows x cols of the tile into C; body and tail round identically. */
-    private static void writeBack(Width w, int nr, float[] tile, MemorySegment c, long ci, int ldc, int rows, int cols, boolean add) {
+    /** Stores ({@code add}: adds) rows x cols of the tile (row stride nr) into C; body and tail round identically. */
+    static void writeBack(Width w, int nr, float[] tile, MemorySegment c, long ci, int ldc, int rows, int cols, boolean add) {
         var s = w.floats();
         int l = s.length();
         for (int r = 0; r < rows; r++) {

@@ -68,7 +68,7 @@ final class ConvPointwise {
                     if (ir == 0 && !edge)
                         ConvPointwiseMicro.kernelWidePacking(w, kc, ap, ai, x, xAt + jr + (long) p0 * ld, ld, bp, bi, s.tile);
                     else GemmMicro.kernelWide(w, kc, ap, ai, bp, bi, s.tile);
-                    ConvPointwiseMicro.writeBack(w, nr, s.tile, y, yAt + (long) ir * ld + jr, ld, Math.min(mr, m - ir), n, add);
+                    ConvGemm.writeBack(w, nr, s.tile, y, yAt + (long) ir * ld + jr, ld, Math.min(mr, m - ir), n, add);
                 }
             }
             p0 += kc;

@@ -4,7 +4,6 @@ import dev.kiln.cpu.Width;
 import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
@@ -16,7 +15,6 @@ import java.nio.ByteOrder;
 final class ConvPointwiseMicro {
     private ConvPointwiseMicro() {}
 
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /**
@@ -57,22 +55,5 @@ final class ConvPointwiseMicro {
         c30.intoArray(tile, 3 * nr); c31.intoArray(tile, 3 * nr + l); c32.intoArray(tile, 3 * nr + 2 * l); c33.intoArray(tile, 3 * nr + 3 * l);
         c40.intoArray(tile, 4 * nr); c41.intoArray(tile, 4 * nr + l); c42.intoArray(tile, 4 * nr + 2 * l); c43.intoArray(tile, 4 * nr + 3 * l);
         c50.intoArray(tile, 5 * nr); c51.intoArray(tile, 5 * nr + l); c52.intoArray(tile, 5 * nr + 2 * l); c53.intoArray(tile, 5 * nr + 3 * l);
-    }
-
-    /** Stores ({@code add}: adds) rows x cols of the tile (row stride nr) into C at element {@code ci}; body and tail round alike. */
-    static void writeBack(Width w, int nr, float[] tile, MemorySegment c, long ci, int ldc, int rows, int cols, boolean add) {
-        var s = w.floats();
-        int l = s.length();
-        for (int r = 0; r < rows; r++) {
-            long row = ci + (long) r * ldc;
-            int t = r * nr, j = 0;
-            for (; j <= cols - l; j += l) {
-                long off = (row + j) * 4;
-                FloatVector v = FloatVector.fromArray(s, tile, t + j);
-                if (add) v = v.add(FloatVector.fromMemorySegment(s, c, off, NATIVE));
-                v.intoMemorySegment(c, off, NATIVE);
-            }
-            for (; j < cols; j++) c.setAtIndex(F, row + j, add ? tile[t + j] + c.getAtIndex(F, row + j) : tile[t + j]);
-        }
     }
 }
