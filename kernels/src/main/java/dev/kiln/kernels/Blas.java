@@ -65,40 +65,40 @@ public final class Blas {
     /** The dot product of n elements of x and y, summed in f32 (several partial sums, combined in a fixed order). */
     public static float sdot(int n, float[] x, int offX, int incx, float[] y, int offY, int incy) {
         BlasVectors.checkIncrements("sdot", n, incx, incy);
-        float[] result = new float[1];
-        Kernels.execute(Blas1Desc.dot(DType.F32, n, incx, incy), Args.of(
-                Arg.SRC, BlasVectors.vector("sdot", "x", x, offX, n, incx, "incx"),
-                Arg.SRC2, BlasVectors.vector("sdot", "y", y, offY, n, incy, "incy"), Arg.DST, HostBuffer.wrap(result)));
-        return result[0];
+        return (float) dot(DType.F32, n, incx, incy, BlasVectors.vector("sdot", "x", x, offX, n, incx, "incx"),
+                BlasVectors.vector("sdot", "y", y, offY, n, incy, "incy"));
     }
 
     /** {@link #sdot(int, float[], int, int, float[], int, int)} on segments holding f32 values. */
     public static float sdot(int n, MemorySegment x, int incx, MemorySegment y, int incy) {
         BlasVectors.checkIncrements("sdot", n, incx, incy);
-        float[] result = new float[1];
-        Kernels.execute(Blas1Desc.dot(DType.F32, n, incx, incy), Args.of(
-                Arg.SRC, BlasVectors.vector("sdot", "x", x, DType.F32, n, incx, "incx"),
-                Arg.SRC2, BlasVectors.vector("sdot", "y", y, DType.F32, n, incy, "incy"), Arg.DST, HostBuffer.wrap(result)));
-        return result[0];
+        return (float) dot(DType.F32, n, incx, incy, BlasVectors.vector("sdot", "x", x, DType.F32, n, incx, "incx"),
+                BlasVectors.vector("sdot", "y", y, DType.F32, n, incy, "incy"));
     }
 
     /** The dot product in f64. */
     public static double ddot(int n, double[] x, int offX, int incx, double[] y, int offY, int incy) {
         BlasVectors.checkIncrements("ddot", n, incx, incy);
-        double[] result = new double[1];
-        Kernels.execute(Blas1Desc.dot(DType.F64, n, incx, incy), Args.of(
-                Arg.SRC, BlasVectors.vector("ddot", "x", x, offX, n, incx, "incx"),
-                Arg.SRC2, BlasVectors.vector("ddot", "y", y, offY, n, incy, "incy"), Arg.DST, HostBuffer.wrap(result)));
-        return result[0];
+        return dot(DType.F64, n, incx, incy, BlasVectors.vector("ddot", "x", x, offX, n, incx, "incx"),
+                BlasVectors.vector("ddot", "y", y, offY, n, incy, "incy"));
     }
 
     /** The f64 dot product on segments. */
     public static double ddot(int n, MemorySegment x, int incx, MemorySegment y, int incy) {
         BlasVectors.checkIncrements("ddot", n, incx, incy);
+        return dot(DType.F64, n, incx, incy, BlasVectors.vector("ddot", "x", x, DType.F64, n, incx, "incx"),
+                BlasVectors.vector("ddot", "y", y, DType.F64, n, incy, "incy"));
+    }
+
+    /** The DOT kernel's one-element result (f32 or f64 as {@code t}) for checked operand views. */
+    private static double dot(DType t, int n, int incx, int incy, HostBuffer x, HostBuffer y) {
+        if (t == DType.F32) {
+            float[] result = new float[1];
+            Kernels.execute(Blas1Desc.dot(t, n, incx, incy), Args.of(Arg.SRC, x, Arg.SRC2, y, Arg.DST, HostBuffer.wrap(result)));
+            return result[0];
+        }
         double[] result = new double[1];
-        Kernels.execute(Blas1Desc.dot(DType.F64, n, incx, incy), Args.of(
-                Arg.SRC, BlasVectors.vector("ddot", "x", x, DType.F64, n, incx, "incx"),
-                Arg.SRC2, BlasVectors.vector("ddot", "y", y, DType.F64, n, incy, "incy"), Arg.DST, HostBuffer.wrap(result)));
+        Kernels.execute(Blas1Desc.dot(t, n, incx, incy), Args.of(Arg.SRC, x, Arg.SRC2, y, Arg.DST, HostBuffer.wrap(result)));
         return result[0];
     }
 
