@@ -26,6 +26,8 @@ final class CudaPool extends CudaKernel {
 
     static Support check(OpDesc desc) {
         if (!(desc instanceof PoolDesc d)) return Support.no("not a pooling descriptor: " + desc.opName());
+        if (!d.indices() && d.pool() == PoolKind.MAX)
+            return Support.no("cuda-pool: max pooling without indices is not implemented (the kernel always writes them)");
         Support f32 = F32Only.check("cuda-pool", d);
         if (!f32.ok()) return f32;
         if ((long) d.n() * d.c() > Integer.MAX_VALUE)

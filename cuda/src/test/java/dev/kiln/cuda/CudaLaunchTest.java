@@ -178,6 +178,11 @@ class CudaLaunchTest {
                 String e = CudaPool.entry(new PoolDesc(k, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, false, p));
                 assertTrue(DeviceCode.Family.POOL.entries().contains(e), e);
             }
+        // the kernel always writes INDICES: max forward without them is declined (the caller then keeps them)
+        Support bare = CudaPool.check(PoolDesc.of(PoolKind.MAX, 1, 1, 4, 4, 2, 2, 0).withoutIndices());
+        assertFalse(bare.ok());
+        assertTrue(bare.reason().contains("without indices"), bare.reason());
+        assertTrue(CudaPool.check(PoolDesc.of(PoolKind.MAX, 1, 1, 4, 4, 2, 2, 0)).ok());
         assertArrayEquals(new int[] {12, 5, 7}, CudaPixelShuffle.smallSide(new PixelShuffleDesc(2, 12, 5, 7, 2, false, dev.kiln.kernels.DType.F32)));
         assertArrayEquals(new int[] {12, 5, 7}, CudaPixelShuffle.smallSide(new PixelShuffleDesc(2, 3, 10, 14, 2, true, dev.kiln.kernels.DType.F32)));
     }

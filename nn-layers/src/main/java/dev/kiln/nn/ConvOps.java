@@ -115,6 +115,12 @@ public final class ConvOps {
         Ops.requireRank("max_pool2d", x, 4);
         PoolDesc fwd = PoolDesc.of(PoolDesc.PoolKind.MAX, x.dim(0), x.dim(1), x.dim(2), x.dim(3), window, stride, pad)
                 .withDType(x.dtype());
+        if ((NoGrad.active() || !x.requiresGrad()) && withoutIndices(fwd.withoutIndices())) {
+            // no backward will read the argmax (evaluation): the kernel writes the maxima alone
+            Tensor out = Tensor.result(new int[] {fwd.n(), fwd.c(), fwd.p(), fwd.q()}, null, x);
+            Exec.run(fwd.withoutIndices(), Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer()));
+            return out;
+        }
         // The argmax indices live as long as the output, which closes them: they are what its backward needs.
         dev.kiln.kernels.spi.DeviceBuffer[] indices = new dev.kiln.kernels.spi.DeviceBuffer[1];
         Tensor out = Tensor.result(new int[] {fwd.n(), fwd.c(), fwd.p(), fwd.q()}, g -> {
@@ -126,6 +132,15 @@ public final class ConvOps {
         indices[0] = out.attach(Devices.current().allocate(dev.kiln.kernels.DType.S32, fwd.dstCount()));
         Exec.run(fwd, Args.of(Arg.SRC, x.buffer(), Arg.DST, out.buffer(), Arg.INDICES, indices[0]));
         return out;
+    }
+
+    /**
+     * Whether the device tensors live on runs {@code noIndices} itself (every CPU kernel does; a backend whose kernel
+     * always writes the indices declines it, and then the call keeps them rather than leave that device).
+     */
+    private static boolean withoutIndices(PoolDesc noIndices) {
+        for (var impl : Devices.current().implementations(noIndices.kind())) if (impl.supports(noIndices).ok()) return true;
+        return false;
     }
 
     /** Average pooling with a square window (padding not counted). */

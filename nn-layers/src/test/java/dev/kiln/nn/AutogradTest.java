@@ -68,6 +68,21 @@ class AutogradTest {
         GradCheck.check("global_avg_pool", () -> weighted(ConvOps.globalAvgPool(y), 19), List.of(y));
     }
 
+    /** Evaluation runs max pooling without its indices (NoGrad, or an input that needs no gradient): the same maxima. */
+    @Test void maxPoolWithoutGradientGivesTheSameMaxima() {
+        Tensor y = param(random(3 * 5 * 14 * 14, 24, -1, 1), 3, 5, 14, 14);
+        try (Scope s = Scope.open()) {
+            float[] tracked = ConvOps.maxPool2d(y, 2, 2, 0).toArray();
+            float[] untracked;
+            try (NoGrad ng = NoGrad.enter()) {
+                untracked = ConvOps.maxPool2d(y, 2, 2, 0).toArray();
+            }
+            assertArrayEquals(tracked, untracked);
+            Tensor plain = Tensor.of(random(3 * 5 * 14 * 14, 24, -1, 1), 3, 5, 14, 14); // requires no gradient
+            assertArrayEquals(tracked, ConvOps.maxPool2d(plain, 2, 2, 0).toArray());
+        }
+    }
+
     @Test void lossesAndReshape() {
         Tensor logits = param(random(4 * 5, 20, -2, 2), 4, 5);
         int[] labels = {0, 4, 2, 2};

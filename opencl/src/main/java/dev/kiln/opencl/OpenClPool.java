@@ -32,6 +32,8 @@ final class OpenClPool implements KernelImpl {
 
     @Override public Support supports(OpDesc desc) {
         if (!(desc instanceof PoolDesc d)) return Support.no("not a pooling op");
+        if (!d.indices() && d.pool() == PoolKind.MAX)
+            return Support.no("opencl: max pooling without indices is not implemented (the kernel always writes them)");
         if ((long) d.n() * d.c() > Integer.MAX_VALUE)
             return Support.no("opencl: pooling over more than 2^31-1 planes is not supported (n*c=" + (long) d.n() * d.c() + ")");
         if ((long) d.h() * d.w() > Integer.MAX_VALUE)

@@ -48,6 +48,15 @@ class OpenClCnnTest {
         }
     }
 
+    /** The pool kernel always writes INDICES, so max forward without them is declined with a reason (nn then keeps them). */
+    @Test void maxPoolWithoutIndicesIsDeclined() {
+        try (OpenClDevice device = OpenClTesting.firstDevice()) {
+            PoolDesc bare = PoolDesc.of(PoolKind.MAX, 2, 32, 28, 28, 2, 2, 0).withoutIndices();
+            assertEquals(ParityResult.Status.UNSUPPORTED, Parity.check(device, bare, 7).status());
+            assertTrue(device.supports(bare).reason().contains("without indices"), device.supports(bare).reason());
+        }
+    }
+
     /** The GEMM path takes the forward cases first, so the direct kernels are checked on every conv case here. */
     @Test void directConvolutionMatchesTheReferenceOnEveryCase() {
         try (OpenClDevice device = OpenClTesting.firstDevice()) {

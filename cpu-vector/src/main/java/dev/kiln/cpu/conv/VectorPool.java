@@ -25,9 +25,13 @@ import java.util.Arrays;
  * and the max is the first in-bounds element in row-major window order strictly greater than those before
  * it, exactly as the reference (INDICES = y*w+x within the plane). Tasks are fixed runs of whole planes and
  * backward passes own their input planes (zeroed, then added to in output order; written once where the
- * windows tile the plane), so results do not depend on the thread count. Forward computes a vector of
+ * windows tile the plane), so results do not depend on the thread count. Forward without column padding
+ * goes to {@link PoolNarrow} where a vector's windows lie within two input vectors (one or two output rows
+ * per vector: rows narrower than a vector, and max on rows of any width); otherwise it computes a vector of
  * outputs at a time wherever the windows lie inside the plane (see {@link #forward}), the padded borders
- * one by one; average backward with tiling windows writes dX directly, and where windows overlap, are padded
+ * one by one. INDICES are left out where the descriptor has none (max forward for inference). Average
+ * backward for tiling two-column windows on dX rows narrower than a vector is PoolNarrow's too; with other
+ * tiling windows it writes dX directly, and where windows overlap, are padded
  * or leave gaps it gathers each dX row a vector at a time from the windows that cover it (see
  * {@link #gatherBackward}; rows narrower than a vector use the scalar scatter). Max backward stays a scalar
  * scatter of one gradient per window after zeroing the plane: it runs at the speed of writing dX (measured
@@ -48,17 +52,26 @@ public final class VectorPool {
     /** Every descriptor the reference takes. */
     public static Support supports(PoolDesc d) { return Support.YES; }
 
-    public static void run(Width w, PoolDesc d, Args a) {
+    public static void run(Width w, PoolDesc d, Args a) { run(w, d, a, true); }
+
+    /** As {@link #run(Width, PoolDesc, Args)}; {@code narrow} false: this class's own paths only, never {@link PoolNarrow} (A/B runs). */
+    static void run(Width w, PoolDesc d, Args a, boolean narrow) {
         int planes = d.n() * d.c(), per = Math.max(1, TASK_FLOATS / (d.h() * d.w()));
         boolean fwd = d.pass() == Pass.FORWARD, max = d.pool() == PoolKind.MAX;
         MemorySegment src = fwd ? a.host(Arg.SRC) : null, dst = fwd ? a.host(Arg.DST) : null;
-        MemorySegment idx = max ? a.host(Arg.INDICES) : null;
+        MemorySegment idx = d.indices() ? a.host(Arg.INDICES) : null; // null: max forward without indices
         MemorySegment dy = fwd ? null : a.host(Arg.DIFF_DST), dx = fwd ? null : a.host(Arg.DIFF_SRC);
-        boolean gather = !fwd && !max && d.w() >= w.floats().length();
+        boolean gather = !fwd && !max && d.w() >= w.floats().length(), narrowFwd = fwd && narrow && PoolNarrow.applies(w, d);
+        boolean narrowAvgBwd = !fwd && !max && narrow && PoolNarrow.appliesAvgBackward(w, d);
         CpuThreads.parallelFor(Math.ceilDiv(planes, per), task -> {
+            if (narrowFwd) { // the task's planes in one call: its per-plane set-up is a fair part of a 14x14 plane's time
+                PoolNarrow.forward(w, d, src, dst, idx, task * per, Math.min(planes, (task + 1) * per), max);
+                return;
+            }
             for (int pl = task * per; pl < Math.min(planes, (task + 1) * per); pl++) {
                 if (fwd) forward(w, d, src, dst, idx, pl, max);
                 else if (max) maxBackward(d, dy, idx, dx, pl);
+                else if (narrowAvgBwd) PoolNarrow.avgBackwardTiled2(w, d, dy, dx, pl);
                 else if (tiles(d)) avgBackwardTiled(w, d, dy, dx, pl);
                 else if (gather) gatherBackward(w, d, dy, dx, pl);
                 else avgBackward(d, dy, dx, pl);
@@ -119,7 +132,7 @@ public final class VectorPool {
             for (int ry = 0; ry < kh; ry++) splitRow(wd, src, in0 + (long) (y0 + ry) * w, w, sw, d.padW(), oxLo, span, stride, s.rows[ry]);
             if (max) {
                 maxInterior(wd, kh * kw, s, oxLo, oxHi, dst, out);
-                for (int ox = oxLo, x0 = oxLo * sw - d.padW(); ox < oxHi; ox++, x0 += sw) {
+                for (int ox = oxLo, x0 = oxLo * sw - d.padW(); idx != null && ox < oxHi; ox++, x0 += sw) {
                     int t = (int) s.pick[ox], ry = s.tapRow[t];
                     idx.setAtIndex(I, out + ox, (y0 + ry) * w + x0 + t - ry * kw);
                 }
@@ -202,7 +215,7 @@ public final class VectorPool {
     }
 
     /** One output element, its window clipped to the plane. */
-    private static void forwardOne(PoolDesc d, boolean max, MemorySegment src, MemorySegment dst, MemorySegment idx, long in0, long out,
+    static void forwardOne(PoolDesc d, boolean max, MemorySegment src, MemorySegment dst, MemorySegment idx, long in0, long out,
                                    int oy, int ox) {
         int h = d.h(), w = d.w();
         int y0 = oy * d.strideH() - d.padH(), ya = Math.max(0, y0), yb = Math.min(h, y0 + d.kh());
@@ -220,7 +233,7 @@ public final class VectorPool {
                 }
             }
             dst.setAtIndex(F, out, bestV);
-            idx.setAtIndex(I, out, best);
+            if (idx != null) idx.setAtIndex(I, out, best);
         } else {
             float sum = 0;
             for (int y = ya; y < yb; y++)

@@ -11,15 +11,19 @@ import java.util.List;
  * window when {@code countPadding}, otherwise by the in-bounds part of it.
  * Max forward writes DST and INDICES (s32, the flat index y*w+x of each maximum within its plane, the first
  * on ties); max backward reads DIFF_DST and INDICES and writes DIFF_SRC. Average backward reads DIFF_DST.
+ * {@code indices} says whether the op has the INDICES operand: always for max backward, never for average
+ * pooling (the constructor sets it so), and for max forward unless made by {@link #withoutIndices()} (inference,
+ * where no backward pass will read them: a backend that cannot leave them out declines that descriptor).
  */
 public record PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw,
                        int strideH, int strideW, int padH, int padW, boolean countPadding, Pass pass,
-                       DType dtype) implements OpDesc {
+                       DType dtype, boolean indices) implements OpDesc {
     public enum PoolKind { MAX, AVG }
 
     public PoolDesc {
         Check.notNull("pool", "pool", pool);
         Check.notNull("pool", "pass", pass);
+        indices = pool == PoolKind.MAX && (indices || pass != Pass.FORWARD);
         String name = opNameOf(pool, pass);
         Check.f32OrF64(name, dtype);
         Check.positive(name, "n", n);
@@ -41,13 +45,29 @@ public record PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw
         Check.mul(name, n, c, (long) h * w);
     }
 
+    /** With the INDICES operand wherever the op has one (max pooling). */
+    public PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw, int strideH, int strideW, int padH, int padW,
+                    boolean countPadding, Pass pass, DType dtype) {
+        this(pool, n, c, h, w, kh, kw, strideH, strideW, padH, padW, countPadding, pass, dtype, true);
+    }
+
     public PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw, int strideH, int strideW, int padH, int padW,
                     boolean countPadding, Pass pass) {
         this(pool, n, c, h, w, kh, kw, strideH, strideW, padH, padW, countPadding, pass, DType.F32);
     }
 
     /** The same op on {@code dtype} elements (f32 or f64; f64 runs on the reference unless a backend says otherwise). */
-    public PoolDesc withDType(DType dtype) { return new PoolDesc(pool, n, c, h, w, kh, kw, strideH, strideW, padH, padW, countPadding, pass, dtype); }
+    public PoolDesc withDType(DType dtype) {
+        return new PoolDesc(pool, n, c, h, w, kh, kw, strideH, strideW, padH, padW, countPadding, pass, dtype, indices);
+    }
+
+    /**
+     * Max forward without the INDICES operand (only DST is written); any other op is returned as it is. Its
+     * {@link #withPass} to backward has the indices again: that pass reads them.
+     */
+    public PoolDesc withoutIndices() {
+        return new PoolDesc(pool, n, c, h, w, kh, kw, strideH, strideW, padH, padW, countPadding, pass, dtype, false);
+    }
 
     private static String opNameOf(PoolKind pool, Pass pass) {
         return (pool == PoolKind.MAX ? "max_pool" : "avg_pool") + (pass == null ? "" : pass.suffix());
@@ -59,7 +79,7 @@ public record PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw
     }
 
     public PoolDesc withPass(Pass pass) {
-        return new PoolDesc(pool, n, c, h, w, kh, kw, strideH, strideW, padH, padW, countPadding, pass, dtype);
+        return new PoolDesc(pool, n, c, h, w, kh, kw, strideH, strideW, padH, padW, countPadding, pass, dtype, indices);
     }
 
     public int p() { return (h + 2 * padH - kh) / strideH + 1; }
@@ -76,7 +96,7 @@ public record PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw
         DType f = dtype;
         String src = "n*c*h*w", dst = "n*c*p*q with p=" + p() + " q=" + q();
         if (pass == Pass.FORWARD) {
-            return pool == PoolKind.MAX
+            return indices
                     ? List.of(ArgSpec.in(Arg.SRC, f, srcCount(), src), ArgSpec.out(Arg.DST, f, dstCount(), dst),
                               ArgSpec.out(Arg.INDICES, DType.S32, dstCount(), dst))
                     : List.of(ArgSpec.in(Arg.SRC, f, srcCount(), src), ArgSpec.out(Arg.DST, f, dstCount(), dst));
@@ -93,6 +113,6 @@ public record PoolDesc(PoolKind pool, int n, int c, int h, int w, int kh, int kw
 
     @Override public String shape() {
         return n + "x" + c + "x" + h + "x" + w + " window=" + kh + "x" + kw + " stride=" + strideH + "," + strideW
-                + " pad=" + padH + "," + padW;
+                + " pad=" + padH + "," + padW + (pool == PoolKind.MAX && !indices ? " no-indices" : "");
     }
 }

@@ -14,8 +14,9 @@ import java.lang.foreign.MemorySegment;
  * in-bounds elements take part (every window has one: the descriptor keeps padding at most half the
  * window). Max: the first in-bounds element in row-major window order that is strictly greater than all
  * before it; INDICES holds its y*w+x within the plane. Average: the in-bounds sum over kh*kw when
- * countPadding, else over the number of in-bounds elements, in double. Backward overwrites DIFF_SRC: max
- * adds each dy to the element INDICES names, average spreads dy/divisor over the window's in-bounds part.
+ * countPadding, else over the number of in-bounds elements, in double (max forward without INDICES writes
+ * DST alone). Backward overwrites DIFF_SRC: max adds each dy to the element INDICES names, average spreads
+ * dy/divisor over the window's in-bounds part.
  */
 final class RefPool {
     private RefPool() {}
@@ -26,7 +27,7 @@ final class RefPool {
         long planes = (long) d.n() * d.c(), inPlane = (long) h * w, outPlane = (long) p * q;
         boolean fwd = d.pass() == Pass.FORWARD, max = d.pool() == PoolKind.MAX;
         MemorySegment src = fwd ? args.host(Arg.SRC) : null, dst = fwd ? args.host(Arg.DST) : null;
-        MemorySegment idx = max ? args.host(Arg.INDICES) : null;
+        MemorySegment idx = d.indices() ? args.host(Arg.INDICES) : null; // max forward may be without (PoolDesc.withoutIndices)
         MemorySegment dy = fwd ? null : args.host(Arg.DIFF_DST);
         double[] dx = fwd ? null : new double[Math.toIntExact(d.srcCount())];
         for (long pl = 0; pl < planes; pl++) {
@@ -45,7 +46,7 @@ final class RefPool {
                                 if (best < 0 || v > bestV) { best = y * w + x; bestV = v; }
                             }
                         Mem.f(t, dst, out, bestV);
-                        Mem.i32(idx, out, best);
+                        if (idx != null) Mem.i32(idx, out, best);
                     } else if (max) {
                         dx[(int) (in0 + Mem.i32(idx, out))] += Mem.f(t, dy, out);
                     } else {

@@ -75,6 +75,21 @@ class RefPoolTest {
         assertEquals(7, tie.f(Arg.DST)[1]);
     }
 
+    /** Max forward without INDICES: the same maxima, no INDICES operand; the flag only ever drops from max forward. */
+    @Test void maxWithoutIndicesWritesTheSameMaxima() {
+        Random r = seeded(53);
+        for (PoolDesc d : cases(PoolKind.MAX)) {
+            float[] x = rand(r, (int) d.srcCount());
+            PoolDesc bare = d.withoutIndices();
+            RefCase.Out o = run(bare, Arg.SRC, x);
+            assertArrayEquals(run(d, Arg.SRC, x).f(Arg.DST), o.f(Arg.DST), bare.shape());
+            assertEquals(null, bare.spec(Arg.INDICES), bare.shape());
+            assertEquals(true, bare.withPass(Pass.BACKWARD).indices(), "max backward reads the indices");
+        }
+        assertEquals(false, PoolDesc.of(PoolKind.AVG, 1, 1, 4, 4, 2, 2, 0).indices(), "average pooling has none");
+        assertEquals(PoolDesc.of(PoolKind.AVG, 1, 1, 4, 4, 2, 2, 0), PoolDesc.of(PoolKind.AVG, 1, 1, 4, 4, 2, 2, 0).withoutIndices());
+    }
+
     @Test void backwardIsAdjointOfForward() {
         Random r = seeded(52);
         for (PoolKind kind : PoolKind.values())
