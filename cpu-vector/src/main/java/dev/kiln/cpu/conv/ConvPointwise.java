@@ -45,15 +45,24 @@ final class ConvPointwise {
     static boolean FUSED = !"false".equals(System.getProperty("kiln.conv.pointwiseFused"));
 
     /**
+     * Whether a last sliver one vector wide runs on {@link ConvPointwiseMicro#kernelOneVector} rather than the
+     * 4-vector kernel (-Dkiln.conv.pointwiseNarrowEdge=false; non-final for A/B runs). The same bits either way.
+     */
+    static boolean NARROW_EDGE = !"false".equals(System.getProperty("kiln.conv.pointwiseNarrowEdge"));
+
+    /**
      * Y block (cy x cols at element {@code yAt}, row stride ld) = packed W times the cx x cols block of X at {@code xAt}:
      * depth chunks of ConvGemm.KC outer, B slivers, then A slivers, as ConvGemm.multiply, but a full sliver's first
      * A sliver reads it from X and packs it ({@link ConvPointwiseMicro#kernelWidePacking}); the last, partial sliver
-     * is packed (zero-filled) into {@code s.edge} first. Same FMAs in the same order as the packed path.
+     * is packed (zero-filled) into {@code s.edge} first, and runs on the 6 x 1-vector kernel when it is one vector
+     * wide (28x28 = 12 slivers of 64 columns + 16: the 4-vector kernel did that sliver at a quarter of its width,
+     * ~6% of the forward's time). Same FMAs in the same order as the packed path.
      */
     private static void fusedBlock(Width w, int k, int m, int cols, float[] ap, MemorySegment x, long xAt, int ld, Scratch s,
                                    MemorySegment y, long yAt) {
         int nr = 4 * w.floats().length(), mr = ConvGemm.MR;
         int full = cols / nr * nr;
+        boolean narrowEdge = NARROW_EDGE && cols - full <= w.floats().length();
         if (full < cols) ConvGemm.packB(w, x, xAt + full, ld, k, cols - full, s.edge);
         int p0 = 0;
         do {
@@ -67,6 +76,7 @@ final class ConvPointwise {
                     int ai = ir * k + p0 * mr;
                     if (ir == 0 && !edge)
                         ConvPointwiseMicro.kernelWidePacking(w, kc, ap, ai, x, xAt + jr + (long) p0 * ld, ld, bp, bi, s.tile);
+                    else if (edge && narrowEdge) ConvPointwiseMicro.kernelOneVector(w, kc, ap, ai, bp, bi, s.tile);
                     else GemmMicro.kernelWide(w, kc, ap, ai, bp, bi, s.tile);
                     ConvGemm.writeBack(w, nr, s.tile, y, yAt + (long) ir * ld + jr, ld, Math.min(mr, m - ir), n, add);
                 }

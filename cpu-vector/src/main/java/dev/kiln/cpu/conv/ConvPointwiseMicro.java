@@ -10,7 +10,8 @@ import java.nio.ByteOrder;
  * The 6 x 4-vector microkernel of {@link dev.kiln.cpu.gemm.GemmMicro#kernelWide} for {@link ConvPointwise}'s first
  * A sliver of each B sliver: it reads the kc x nr sliver of B in place from X (row stride {@code ldx}) and, beside
  * the FMAs, stores it packed for the remaining A slivers. The reads of X from memory then overlap FMAs instead of
- * running in a packing loop of their own. Same FMAs in the same order as kernelWide, so the same bits.
+ * running in a packing loop of their own. Same FMAs in the same order as kernelWide, so the same bits. Also the
+ * 6 x 1-vector kernel for a last sliver one vector wide.
  */
 final class ConvPointwiseMicro {
     private ConvPointwiseMicro() {}
@@ -55,5 +56,30 @@ final class ConvPointwiseMicro {
         c30.intoArray(tile, 3 * nr); c31.intoArray(tile, 3 * nr + l); c32.intoArray(tile, 3 * nr + 2 * l); c33.intoArray(tile, 3 * nr + 3 * l);
         c40.intoArray(tile, 4 * nr); c41.intoArray(tile, 4 * nr + l); c42.intoArray(tile, 4 * nr + 2 * l); c43.intoArray(tile, 4 * nr + 3 * l);
         c50.intoArray(tile, 5 * nr); c51.intoArray(tile, 5 * nr + l); c52.intoArray(tile, 5 * nr + 2 * l); c53.intoArray(tile, 5 * nr + 3 * l);
+    }
+
+    /**
+     * The 6 x 1-vector product for a last sliver of at most one vector of columns: tile (row stride {@code nr}, first
+     * vector of each row) = packed A sliver times the first vector of each row of the packed B sliver at {@code bi}
+     * (row stride nr). Per lane the same FMAs in the same order as kernelWide on that sliver, so the same bits;
+     * six chains instead of 24 (4-cycle FMAs on two pipes: up to 3/4 of the rate, where the 4-vector kernel's
+     * useful share on one vector is 1/4).
+     */
+    static void kernelOneVector(Width w, int kc, float[] a, int ai, float[] b, int bi, float[] tile) {
+        var s = w.floats();
+        int nr = 4 * s.length();
+        FloatVector c0 = FloatVector.zero(s), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+        for (int p = 0; p < kc; p++) {
+            int ap = ai + p;
+            FloatVector b0 = FloatVector.fromArray(s, b, bi + nr * p);
+            c0 = FloatVector.broadcast(s, a[ap]).fma(b0, c0);
+            c1 = FloatVector.broadcast(s, a[ap + kc]).fma(b0, c1);
+            c2 = FloatVector.broadcast(s, a[ap + 2 * kc]).fma(b0, c2);
+            c3 = FloatVector.broadcast(s, a[ap + 3 * kc]).fma(b0, c3);
+            c4 = FloatVector.broadcast(s, a[ap + 4 * kc]).fma(b0, c4);
+            c5 = FloatVector.broadcast(s, a[ap + 5 * kc]).fma(b0, c5);
+        }
+        c0.intoArray(tile, 0); c1.intoArray(tile, nr); c2.intoArray(tile, 2 * nr);
+        c3.intoArray(tile, 3 * nr); c4.intoArray(tile, 4 * nr); c5.intoArray(tile, 5 * nr);
     }
 }
