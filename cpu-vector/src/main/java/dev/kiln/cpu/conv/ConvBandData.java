@@ -26,8 +26,16 @@ final class ConvBandData {
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
-    /** Most floats of one band of padded Y (256 KiB). */
-    private static final int BAND_FLOATS = 64 * 1024;
+    /**
+     * Most floats of one band of padded Y (4 MiB: the stem's whole 112x112 image, 64 channels). Y is read from
+     * memory once, by the band's copy; per channel the copy is one run of the band's rows, and runs of 8 rows
+     * (3.5 KiB) came in at 9-10 GB/s against 24 for whole planes (a copy loop alone): with 8-row bands (256
+     * KiB, whose B slivers the product then read from L2 rather than L3) the stem's backward-data took
+     * 1.20-1.24x as long (thread CPU time, alternating in one JVM).
+     */
+    private static final int BAND_FLOATS = 1 << 20;
+    /** Most floats of one output row of padded Y over all channels: wider ones keep the col path (as before bands grew). */
+    private static final int ROW_FLOATS = 64 * 1024;
     /** Most floats of one (image, group)'s phase planes of X (16 MiB): beyond it the col path runs. */
     private static final long MAX_PLANES = 4L << 20;
 
@@ -59,7 +67,7 @@ final class ConvBandData {
         int wph = ConvBand.wph(g), nr = ConvMicro.nr(w);
         long planes = (long) g.cxg() * g.sh() * g.sw() * planeRows(g, nr) * wph;
         return ConvBand.applies(g) && g.cyg() >= 16 && g.kdim() >= 2 * ConvGemm.MR && planes <= MAX_PLANES
-                && (g.hx() - 1 + g.ph()) / g.sh() < planeRows(g, nr) && (long) g.cyg() * Math.ceilDiv(wph, nr) * nr <= BAND_FLOATS;
+                && (g.hx() - 1 + g.ph()) / g.sh() < planeRows(g, nr) && (long) g.cyg() * Math.ceilDiv(wph, nr) * nr <= ROW_FLOATS;
     }
 
     /** X = data(Y, W) (+ bias per X channel: the transposed forward), X overwritten. */
@@ -75,6 +83,7 @@ final class ConvBandData {
         int planeRows = planeRows(g, nr), planeFloats = planeRows * wph, planes = g.cxg() * g.sh() * g.sw() * planeFloats;
         int[] rowAtX = ConvBand.rowStarts(g, planeFloats, wph), rowAtY = new int[cyg];
         for (int o = 0; o < cyg; o++) rowAtY[o] = o * ldy;
+        boolean wide = ConvMicro.wide(w);
         CpuThreads.parallelFor(g.n() * g.groups(), task -> {
             int b = task / g.groups(), grp = task % g.groups();
             Scratch s = SCRATCH.get().ensure(planes, cyg * ldy, ConvGemm.MR * nr);
@@ -91,6 +100,15 @@ final class ConvBandData {
                     for (int jr = 0; jr < k; jr += nr)
                         for (int ir = 0; ir < kdim; ir += ConvGemm.MR) {
                             int mrows = Math.min(ConvGemm.MR, kdim - ir), ai = grp * aStride + ir * cyg + p0 * ConvGemm.MR;
+                            // B's rows ldy apart, the tile added straight into the planes (through the row table
+                            // and a tile array, the stem's backward-data took 1.08x as long)
+                            if (wide && mrows == ConvGemm.MR) {
+                                int at = oy0 * wph + jr;
+                                ConvMicro.wideStridedAdd(w, depth, ap, ai, s.yp, p0 * ldy + jr, ldy, s.planes, rowAtX[ir] + at,
+                                        rowAtX[ir + 1] + at, rowAtX[ir + 2] + at, rowAtX[ir + 3] + at, rowAtX[ir + 4] + at,
+                                        rowAtX[ir + 5] + at);
+                                continue;
+                            }
                             ConvMicro.tile(w, depth, ap, ai, s.yp, rowAtY, p0, jr, s.tile);
                             for (int r = 0; r < mrows; r++) add(w, s.tile, r * nr, s.planes, rowAtX[ir + r] + oy0 * wph + jr, nr);
                         }

@@ -28,6 +28,7 @@ import java.nio.ByteOrder;
  *     over image column blocks, X packed during its first use); 3x3
  *     stride-1 undilated with enough channels ({@link ConvWinograd#routes}): Winograd F(2x2, 3x3), 16 GEMMs on
  *     transformed tiles ({@link ConvWinograd}; its speed is quoted as the direct form's FLOPs over its time);
+ *     shallow with enough channels (the stem): {@link ConvBandPacked} (B packed per sliver from the phase planes);
  *     usually {@link ConvBand} (B read from the phase planes, tiles written straight into Y); otherwise per
  *     (image, group, block of output columns) task, im2col into per-thread scratch, packed ({@link ConvGemm}).</li>
  * <li>data (X from Y): pointwise: {@link ConvPointwise} as the forward, W packed transposed; stride 1 with at least
@@ -144,6 +145,10 @@ public final class VectorConv {
         }
         if (ConvWinograd.routes(g, w)) { // 3x3 stride 1 with enough channels: F(2x2, 3x3), 16 GEMMs
             ConvWinograd.fwd(w, g, x, wt, 0, y, bias);
+            return;
+        }
+        if (ConvBandPacked.applies(g, w)) { // shallow, e.g. the 7x7/2 stem: B packed per sliver from the phase planes
+            ConvBandPacked.fwd(w, g, x, wt, 0, y, bias);
             return;
         }
         if (ConvBand.forwardApplies(g)) { // im2col rows as contiguous runs of padded phase planes: no im2col buffer
