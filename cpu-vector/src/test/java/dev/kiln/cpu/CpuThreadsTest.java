@@ -69,6 +69,16 @@ class CpuThreadsTest {
         assertArrayEquals(one, three, "1 vs 3 threads");
     }
 
+    /** Shared packing at 512 bits with blocks of one 64-wide sliver: seven row bands, an edge sliver, two k panels. */
+    @Test void tallGemmIsBitIdenticalForAnyThreadCount() {
+        GemmDesc d = GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 800, 70, 1100, 1, 0).withEpilogue(true, Activation.NONE);
+        float[] a = TestData.floats(d.m() * d.k(), TestData.SEED + 5), b = TestData.floats(d.n() * d.k(), TestData.SEED + 6);
+        float[] c0 = TestData.floats(d.m() * d.n(), TestData.SEED + 7), bias = TestData.floats(d.n(), TestData.SEED + 8);
+        float[] one = gemm(d, 1, a, b, c0, bias);
+        assertArrayEquals(one, gemm(d, 2, a, b, c0, bias), "1 vs 2 threads");
+        assertArrayEquals(one, gemm(d, 3, a, b, c0, bias), "1 vs 3 threads");
+    }
+
     @Test void unaryAndSoftmaxAreBitIdenticalForAnyThreadCount() {
         int n = 3 * (1 << 14) + 5;
         float[] x = TestData.floats(n, TestData.SEED + 4);

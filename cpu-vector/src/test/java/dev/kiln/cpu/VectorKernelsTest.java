@@ -85,6 +85,9 @@ class VectorKernelsTest {
         // the same untransposed (A packed by bulk row copies), with a 5-row edge tile after the 384-row block,
         // a 6-column edge after 16 64-wide slivers and a 5-deep last k panel
         cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 389, 1030, 517, 1, 0).withLeadingDims(519, 1031, 1033));
+        // shared packing with one 64-wide sliver of B per block at 512 bits (GemmBlocking.oneSliverOfB): seven row
+        // bands of 114 rows, the last ending in a 1-row edge tile; a 6-column edge sliver, two k panels, beta, bias
+        cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.T, 775, 70, 1030, -0.5, 0.5).withEpilogue(true, Activation.RELU));
         // untransposed B packed by row chunks over k panels of unequal depth (k = 2100: three panels at most 1024
         // deep at 512 bits, the last chunk of each partial) and a 3-column edge sliver; batched, beta != 0
         cases.add(GemmDesc.of(DType.F32, Transpose.N, Transpose.N, 13, 131, 2100, 1, 0.25).withLeadingDims(2101, 133, 131)

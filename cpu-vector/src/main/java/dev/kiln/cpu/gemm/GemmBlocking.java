@@ -78,6 +78,35 @@ record GemmBlocking(int mr, int nr, int kc, int mc, int nc) {
         return fit == mc ? this : new GemmBlocking(mr, nr, kc, fit, nc);
     }
 
+    /** Row bounds of a block in {@link #oneSliverOfB}, and the tasks it aims for while blocks are taller than the lower bound. */
+    private static final int SLIVER_MAX_MC = 768, SLIVER_MIN_MC = 126, SLIVER_TASKS = 32;
+
+    /**
+     * This blocking for an m x n problem in {@link VectorGemm}'s shared-packing schedule, where A and B are
+     * packed once per k panel for the whole problem: with the wide kernel, one sliver of B per block (nc = nr),
+     * so that the kc x nr sliver of B (256 KB at kc 1024) stays in L2 while the block's A slivers (24 KB each)
+     * stream past it once. The rule of {@link #forLanes} (nc 192, mc 126) kept a 768 KB panel of B in L2 for A
+     * slivers reused three times, which paid while every task packed its own B; with shared packing (Zen 5,
+     * thread CPU time, same JVM, alternating with OpenBLAS at 237-247 GFLOP/s), 2048^3 at 1 thread went from
+     * 206-224 to 221-234 GFLOP/s and 1024^3 from 227-231 to 231-233. Rows per block: mc 384 to 1536 ran alike
+     * at 1 thread, so blocks are as tall as {@link #SLIVER_MAX_MC} rows allow while the problem still gives
+     * {@link #SLIVER_TASKS} blocks, and otherwise lower (in equal bands, not below {@link #SLIVER_MIN_MC} rows):
+     * 4096 x 64 x 4096 is a single column of slivers, and its six 768-row blocks left one of two threads idle
+     * for a sixth of the time (0.90 of OpenBLAS against 1.04 with 126-row blocks). Depends on the shape only. kc
+     * is unchanged, so the bits are too. A longer kc (2048: the A sliver, read once per block, need not stay in
+     * L1) made 2048^3 one k panel, +2-3% at 1 thread but -5% at 2 (three alternating runs each: both cores then
+     * share 32 MB of packed panels in a 32 MB L3), so it is not taken. Other kernels, an explicit
+     * {@code -Dkiln.gemm.nc} or {@code -Dkiln.gemm.mc}, or {@code -Dkiln.gemm.oneSliver=false} keep this
+     * blocking's sizes.
+     */
+    GemmBlocking oneSliverOfB(int lanes, int m, int n) {
+        if (nr != 4 * lanes || "false".equals(System.getProperty("kiln.gemm.oneSliver"))) return this;
+        int sliverNc = Integer.getInteger("kiln.gemm.nc", nr), tilesN = Math.ceilDiv(Math.max(n, 1), sliverNc);
+        int bands = Math.max(Math.ceilDiv(m, SLIVER_MAX_MC), Math.min(Math.ceilDiv(SLIVER_TASKS, tilesN), Math.ceilDiv(m, SLIVER_MIN_MC)));
+        int rule = Math.max(mr, Math.ceilDiv(Math.ceilDiv(Math.max(m, 1), Math.max(bands, 1)), mr) * mr);
+        return new GemmBlocking(mr, nr, kc, Integer.getInteger("kiln.gemm.mc", rule), sliverNc);
+    }
+
     private static int clamp(int v, int lo, int hi) { return Math.max(lo, Math.min(hi, v)); }
 
     /** The data (or unified) cache of {@code level} of cpu0 in bytes, from sysfs; {@code fallback} if unreadable. */

@@ -61,11 +61,13 @@ public final class VectorGemm {
             GemmSmall.run(w, d, a, b, c, bias);
             return;
         }
-        GemmBlocking g = GemmBlocking.forLanes(f64 ? w.doubles().length() : w.floats().length(), f64 ? 8 : 4, d.k()).fitTasks(d.m(), d.n());
-        if (!f64 && sharedPacking(g, d)) {
-            runShared(w, g, d, a, b, c, bias);
+        int lanes = f64 ? w.doubles().length() : w.floats().length();
+        GemmBlocking rule = GemmBlocking.forLanes(lanes, f64 ? 8 : 4, d.k());
+        if (!f64 && sharedPacking(rule, d)) { // packed once per k panel: blocks need not reuse a wide panel of B
+            runShared(w, rule.oneSliverOfB(lanes, d.m(), d.n()).fitTasks(d.m(), d.n()), d, a, b, c, bias);
             return;
         }
+        GemmBlocking g = rule.fitTasks(d.m(), d.n());
         int tilesM = Math.ceilDiv(d.m(), g.mc()), tilesN = Math.ceilDiv(d.n(), g.nc());
         int perBatch = tilesM * tilesN;
         CpuThreads.parallelFor(Math.multiplyExact(d.batch(), perBatch), t -> {
