@@ -52,8 +52,13 @@ final class Int8FloatGemm {
      * that allows: fewer passes of the s32 block (256 measured 0.87-0.97x SGEMM at 1024-2048 in a quiet run).
      */
     static final int KC = 512;
-    /** Blocks of C per task: 192 x 128 with 512-step panels measured 0.98-0.99x SGEMM at 2048^3 against 0.92-0.93x for 96 x 256. */
-    static final int MR = 6, MC = 192, NC = 128;
+    /**
+     * Blocks of C per task: 768 rows x one B sliver of 64 columns (at 16 lanes), as SGEMM's shared-packing schedule, so
+     * the 512 x 64 panel of B stays in L2 while the block's A slivers stream past it: 1.03-1.05x SGEMM at 2048^3 and
+     * 1.02-1.04x at 1024^3 (1 and 2 threads, `kiln bench qgemm`, two alternating runs) against 0.98-1.02x for 192 x 128
+     * (which had beaten 96 x 256, 0.92-0.93x); 384 rows measured alike.
+     */
+    static final int MR = 6, MC = 768, NC = 64;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfInt S32 = ValueLayout.JAVA_INT_UNALIGNED;
 

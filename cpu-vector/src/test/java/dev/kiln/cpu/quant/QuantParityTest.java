@@ -48,6 +48,7 @@ class QuantParityTest {
         list.add(QGemmDesc.u8s8(67, 65, 64, DType.S32));
         list.add(QGemmDesc.s8(30, 70, 203, DType.S32));      // f32 path: B packed eight bytes at a time, k % 8 = 3, a partial sliver
         list.add(QGemmDesc.u8s8(25, 128, 1000, DType.S32));  // f32 path: whole slivers of B in lanes x lanes transposes, k % 16 = 8 the long way
+        list.add(QGemmDesc.s8(775, 130, 33, DType.S32));     // f32 path: past one 768-row block and two 64-column ones
         list.add(QGemmDesc.s8(2, 3, 131071, DType.S32));     // the largest k the descriptor admits
         list.add(QGemmDesc.u8s8(3, 2, 65792, DType.S32));
         list.add(QGemmDesc.s4(1, 37, 256, 32));              // GEMV, vector decode (groups of whole chunks)
