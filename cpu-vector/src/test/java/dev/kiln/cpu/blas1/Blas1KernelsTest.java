@@ -3,6 +3,7 @@ package dev.kiln.cpu.blas1;
 import dev.kiln.cpu.CpuDevice;
 import dev.kiln.cpu.CpuThreads;
 import dev.kiln.cpu.VectorSupport;
+import dev.kiln.cpu.TestWidths;
 import dev.kiln.cpu.Width;
 import dev.kiln.kernels.Args;
 import dev.kiln.kernels.DType;
@@ -35,11 +36,7 @@ class Blas1KernelsTest {
     private static final int[] LENGTHS = {0, 1, 7, 33, 257, 100003};
     private static final int[][] INCREMENTS = {{1, 1}, {2, 1}, {1, 3}, {3, 2}};
 
-    private static List<Width> widths() {
-        List<Width> list = new ArrayList<>();
-        for (int bits : new int[] {128, 256, 512}) if (bits <= VectorSupport.hardwareBits()) list.add(Width.of(bits));
-        return list;
-    }
+    private static List<Width> widths() { return TestWidths.available(); }
 
     /** One operand: a buffer of {@code length} elements holding the vector from element {@code off}. */
     private record Operand(HostBuffer buffer, MemorySegment vector) {}

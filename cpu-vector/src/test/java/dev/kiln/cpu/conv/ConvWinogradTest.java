@@ -2,6 +2,7 @@ package dev.kiln.cpu.conv;
 
 import dev.kiln.cpu.CpuDevice;
 import dev.kiln.cpu.VectorSupport;
+import dev.kiln.cpu.TestWidths;
 import dev.kiln.cpu.Width;
 import dev.kiln.kernels.Args;
 import dev.kiln.kernels.OpKind;
@@ -70,9 +71,7 @@ class ConvWinogradTest {
 
     private static List<Width> widths() {
         Assumptions.assumeTrue(VectorSupport.status().ok(), () -> "vector kernels off: " + VectorSupport.status().reason());
-        List<Width> list = new ArrayList<>();
-        for (int bits : new int[] {128, 256, 512}) if (bits <= VectorSupport.hardwareBits()) list.add(Width.of(bits));
-        return list;
+        return TestWidths.available();
     }
 
     @TestFactory Stream<DynamicTest> matchesTheReference() {
